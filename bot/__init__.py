@@ -1,0 +1,1 @@
+"""stripe-ops: a Slack app for support teams working on Stripe."""

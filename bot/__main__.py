@@ -1,0 +1,103 @@
+"""`python -m bot` serves; `python -m bot check` reports; `… migrate` migrates.
+
+The only place that reads the environment.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+
+from aiohttp import web
+
+from bot.config import ConfigError, Settings, load_settings
+from bot.logs import configure_logging
+
+log = logging.getLogger("bot")
+
+
+def _settings_or_exit() -> Settings:
+    try:
+        return load_settings()
+    except ConfigError as exc:
+        print(exc, file=sys.stderr)
+        raise SystemExit(2) from None
+
+
+def serve(settings: Settings) -> None:
+    from bot.deps import Deps
+    from bot.server import SchemaNotReady, create_app
+
+    async def _app() -> web.Application:
+        return create_app(Deps.create(settings))
+
+    log.info(
+        "stripe-ops listening on %s:%s (%s mode)",
+        settings.HOST,
+        settings.PORT,
+        "Socket" if settings.socket_mode else "HTTP",
+    )
+    try:
+        web.run_app(
+            _app(),
+            host=settings.HOST,
+            port=settings.PORT,
+            print=None,
+            access_log=None,
+            handle_signals=True,
+        )
+    except SchemaNotReady as exc:
+        print(f"stripe-ops cannot start: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+
+
+def migrate(settings: Settings) -> None:
+    from storage.engine import make_engine
+    from storage.migrate import current_revision, upgrade
+
+    async def _run() -> str | None:
+        engine = make_engine(settings.DATABASE_URL)
+        try:
+            await upgrade(engine)
+            return await current_revision(engine)
+        finally:
+            await engine.dispose()
+
+    revision = asyncio.run(_run())
+    print(f"database schema is at revision {revision}")
+
+
+def check(settings: Settings) -> int:
+    from bot.check import run_check
+
+    return asyncio.run(run_check(settings))
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(
+        prog="python -m bot", description="stripe-ops: Stripe support work in Slack."
+    )
+    parser.add_argument(
+        "command",
+        nargs="?",
+        default="serve",
+        choices=["serve", "check", "migrate"],
+        help="serve (default): run the server; check: report on the "
+        "configuration and connections; migrate: bring the database schema up "
+        "to date",
+    )
+    args = parser.parse_args(argv)
+    settings = _settings_or_exit()
+    configure_logging(fmt=settings.LOG_FORMAT, level=settings.LOG_LEVEL)
+    if args.command == "migrate":
+        migrate(settings)
+    elif args.command == "check":
+        raise SystemExit(check(settings))
+    else:
+        serve(settings)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,68 @@
+"""Routes a stored Stripe event to the handlers registered for its type."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.deps import Deps
+
+
+@dataclass(frozen=True)
+class EventContext:
+    """One event being processed, inside the transaction that finishes it.
+
+    Whatever handlers write through `session` (state, outbox rows) commits
+    together with the event's `processed` mark, or not at all.
+    """
+
+    deps: Deps
+    session: AsyncSession
+    event: dict[str, Any]
+    now: float
+
+    @property
+    def type(self) -> str:
+        return str(self.event["type"])
+
+    @property
+    def id(self) -> str:
+        return str(self.event["id"])
+
+    @property
+    def obj(self) -> dict[str, Any]:
+        obj: dict[str, Any] = self.event["data"]["object"]
+        return obj
+
+
+EventHandler = Callable[[EventContext], Awaitable[None]]
+
+
+class EventRouter:
+    def __init__(self) -> None:
+        self._handlers: defaultdict[str, list[EventHandler]] = defaultdict(list)
+
+    def add(self, event_type: str, handler: EventHandler) -> None:
+        self._handlers[event_type].append(handler)
+
+    def on(self, *event_types: str) -> Callable[[EventHandler], EventHandler]:
+        def decorate(handler: EventHandler) -> EventHandler:
+            for event_type in event_types:
+                self.add(event_type, handler)
+            return handler
+
+        return decorate
+
+    def handlers_for(self, event_type: str) -> list[EventHandler]:
+        return list(self._handlers.get(event_type, ()))
+
+    async def dispatch(self, ctx: EventContext) -> int:
+        """Run every handler for the event's type; returns how many ran."""
+        handlers = self.handlers_for(ctx.type)
+        for handler in handlers:
+            await handler(ctx)
+        return len(handlers)

@@ -1,0 +1,268 @@
+"""The one aiohttp server: Slack, Stripe webhooks, health and metrics."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+
+import stripe
+from aiohttp import web
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
+from slack_bolt.adapter.socket_mode.aiohttp import AsyncSocketModeHandler
+from slack_bolt.async_app import AsyncApp
+from sqlalchemy import text
+
+import handlers
+from bot.deps import Deps
+from bot.event_router import EventRouter
+from bot.workers import EventWorker, OutboxSender, WorkerPolicy
+from storage import events as event_store
+from storage import outbox
+from storage.engine import is_sqlite
+from storage.migrate import current_revision, head_revision, upgrade
+
+log = logging.getLogger(__name__)
+
+# Stripe's own default; a delivery signed longer ago than this is refused.
+SIGNATURE_TOLERANCE_SECONDS = 300
+
+
+@dataclass(frozen=True)
+class Options:
+    """How much of the app to run: tests drive pieces by hand."""
+
+    policy: WorkerPolicy = field(default_factory=WorkerPolicy)
+    run_workers: bool = True
+    run_scheduler: bool = True
+    run_startup_recovery: bool = True
+
+
+DEPS = web.AppKey("deps", Deps)
+BOLT = web.AppKey("bolt", AsyncApp)
+ROUTER = web.AppKey("router", EventRouter)
+EVENT_WORKER = web.AppKey("event_worker", EventWorker)
+OUTBOX_SENDER = web.AppKey("outbox_sender", OutboxSender)
+
+
+def build_bolt_app(deps: Deps) -> AsyncApp:
+    settings = deps.settings
+    signing_secret = (
+        settings.SLACK_SIGNING_SECRET.get_secret_value()
+        if settings.SLACK_SIGNING_SECRET
+        else ""
+    )
+    bolt = AsyncApp(
+        # The token travels with `client`; Bolt warns when given both.
+        signing_secret=signing_secret,
+        client=deps.slack,
+        # Socket Mode has no HTTP requests to verify; HTTP mode always does.
+        request_verification_enabled=not settings.socket_mode,
+        logger=logging.getLogger("slack_bolt"),
+    )
+    handlers.register_slack(bolt, deps)
+    return bolt
+
+
+def create_app(deps: Deps, options: Options | None = None) -> web.Application:
+    """Build the server around ready-made dependencies (composition root)."""
+    options = options or Options()
+    app = web.Application(client_max_size=1024**2)
+    router = EventRouter()
+    handlers.register_stripe_events(router)
+    bolt = build_bolt_app(deps)
+    app[DEPS] = deps
+    app[BOLT] = bolt
+    app[ROUTER] = router
+    app[EVENT_WORKER] = EventWorker(deps, router, options.policy)
+    app[OUTBOX_SENDER] = OutboxSender(deps, options.policy)
+
+    app.router.add_post("/stripe/webhook", stripe_webhook)
+    if not deps.settings.socket_mode:
+        app.router.add_post("/slack/events", slack_events)
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/metrics", metrics)
+
+    app.cleanup_ctx.append(_dependencies)
+    app.cleanup_ctx.append(_database)
+    if options.run_startup_recovery:
+        app.cleanup_ctx.append(_startup_recovery)
+    if options.run_workers:
+        app.cleanup_ctx.append(_workers)
+    if options.run_scheduler:
+        app.cleanup_ctx.append(_scheduler)
+    if deps.settings.socket_mode:
+        app.cleanup_ctx.append(_socket_mode)
+    return app
+
+
+# -- resources ---------------------------------------------------------------
+
+
+async def _dependencies(app: web.Application) -> AsyncIterator[None]:
+    yield
+    await app[DEPS].aclose()
+
+
+class SchemaNotReady(RuntimeError):
+    """The database is not at the newest migration."""
+
+
+async def _database(app: web.Application) -> AsyncIterator[None]:
+    deps = app[DEPS]
+    if is_sqlite(deps.engine):
+        # The embedded default keeps itself current; on SQLite there is one
+        # process, so claims left by a killed predecessor are free to take.
+        await upgrade(deps.engine)
+        async with deps.sessions() as session, session.begin():
+            await event_store.release_claims(session)
+            await outbox.release_claims(session)
+    else:
+        current, head = await current_revision(deps.engine), head_revision()
+        if current != head:
+            raise SchemaNotReady(
+                f"the database schema is at {current or 'nothing'}, the code needs "
+                f"{head}: run `python -m bot migrate` (the Procfile's release step)"
+            )
+    yield
+
+
+async def _startup_recovery(app: web.Application) -> AsyncIterator[None]:
+    deps = app[DEPS]
+    for recover in handlers.startup_tasks():
+        await recover(deps)
+    yield
+
+
+async def _workers(app: web.Application) -> AsyncIterator[None]:
+    tasks = [
+        asyncio.create_task(app[EVENT_WORKER].run(), name="event-worker"),
+        asyncio.create_task(app[OUTBOX_SENDER].run(), name="outbox-sender"),
+    ]
+    app[DEPS].wake.events.set()
+    app[DEPS].wake.outbox.set()
+    yield
+    for task in tasks:
+        task.cancel()
+    for task in tasks:
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+    # Hand back what this process held, so another instance or the next
+    # start need not wait for the leases to run out.
+    deps = app[DEPS]
+    async with deps.sessions() as session, session.begin():
+        await event_store.release_claims(session, claimant=deps.instance_id)
+        await outbox.release_claims(session, claimant=deps.instance_id)
+
+
+async def _scheduler(app: web.Application) -> AsyncIterator[None]:
+    scheduler = AsyncIOScheduler(timezone="UTC")
+    handlers.register_jobs(scheduler, app[DEPS])
+    scheduler.start()
+    yield
+    scheduler.shutdown(wait=False)
+
+
+async def _socket_mode(app: web.Application) -> AsyncIterator[None]:
+    deps = app[DEPS]
+    token = deps.settings.SLACK_APP_TOKEN
+    assert token is not None
+    handler = AsyncSocketModeHandler(
+        app[BOLT], token.get_secret_value(), web_client=deps.slack
+    )
+    await handler.connect_async()  # type: ignore[no-untyped-call]
+    yield
+    await handler.close_async()  # type: ignore[no-untyped-call]
+
+
+# -- routes ------------------------------------------------------------------
+
+
+async def slack_events(request: web.Request) -> web.StreamResponse:
+    """Slash commands, interactivity and events: Bolt verifies and dispatches."""
+    bolt = request.app[BOLT]
+    response = await bolt.async_dispatch(await to_bolt_request(request))
+    return await to_aiohttp_response(response)
+
+
+def verify_signature(payload: bytes, header: str | None, secrets: list[str]) -> bool:
+    """True when any current secret signed this payload within the tolerance."""
+    for secret in secrets:
+        try:
+            stripe.WebhookSignature.verify_header(
+                payload, header, secret, tolerance=SIGNATURE_TOLERANCE_SECONDS
+            )
+        except stripe.SignatureVerificationError:
+            continue
+        return True
+    return False
+
+
+def _reject(request: web.Request, reason: str) -> web.Response:
+    request.app[DEPS].metrics.webhooks.labels("rejected").inc()
+    log.warning("rejected a Stripe webhook: %s", reason)
+    return web.json_response({"error": reason}, status=400)
+
+
+async def stripe_webhook(request: web.Request) -> web.Response:
+    """Verify, store durably, then 200; processing happens after."""
+    deps = request.app[DEPS]
+    payload = await request.read()
+    header = request.headers.get("Stripe-Signature")
+    if not verify_signature(payload, header, deps.settings.webhook_secrets):
+        return _reject(request, "invalid or expired Stripe-Signature")
+    try:
+        event = json.loads(payload)
+        event_id, event_type = str(event["id"]), str(event["type"])
+        obj = event.get("data", {}).get("object", {})
+        object_id = obj.get("id") if isinstance(obj, dict) else None
+        created = int(event.get("created") or 0)
+        livemode = bool(event.get("livemode"))
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return _reject(request, "signed, but not a Stripe event")
+    async with deps.sessions() as session, session.begin():
+        new = await event_store.store_event(
+            session,
+            event_id=event_id,
+            type=event_type,
+            livemode=livemode,
+            created=created,
+            object_id=object_id,
+            payload=payload.decode("utf-8"),
+            now=deps.clock.now(),
+        )
+    deps.metrics.webhooks.labels("stored" if new else "duplicate").inc()
+    if new:
+        deps.wake.events.set()
+    return web.json_response({"received": True, "duplicate": not new})
+
+
+async def healthz(request: web.Request) -> web.Response:
+    deps = request.app[DEPS]
+    try:
+        async with deps.sessions() as session:
+            await session.execute(text("SELECT 1"))
+    except Exception as exc:
+        log.error("health check: database unreachable: %s", type(exc).__name__)
+        return web.json_response(
+            {"status": "error", "database": "unreachable"}, status=503
+        )
+    return web.json_response({"status": "ok", "database": "ok"})
+
+
+async def metrics(request: web.Request) -> web.Response:
+    deps = request.app[DEPS]
+    async with deps.sessions() as session:
+        depth, oldest_age = await outbox.stats(session, now=deps.clock.now())
+    deps.metrics.outbox_depth.set(depth)
+    deps.metrics.outbox_oldest_age.set(oldest_age)
+    body = generate_latest(deps.metrics.registry)
+    return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+
+StartupTask = Callable[[Deps], Awaitable[None]]

@@ -1,0 +1,323 @@
+"""Background workers: stored Stripe events -> handlers, outbox -> Slack."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from dataclasses import dataclass
+
+import aiohttp
+from slack_sdk.errors import SlackApiError
+
+from bot.backoff import backoff
+from bot.blocks import escape
+from bot.blocks.alerts import DIGEST_MAX_ITEMS, build_digest
+from bot.deps import Deps
+from bot.event_router import EventContext, EventRouter
+from storage import events as event_store
+from storage import outbox
+from storage.models import OutboxMessage
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class WorkerPolicy:
+    """Timings; tests shorten them, production keeps the defaults."""
+
+    poll_seconds: float = 1.0
+    lease_seconds: float = 120.0
+    # Slack allows about one message per second per channel.
+    channel_interval: float = 1.0
+    # With more alerts than this waiting in a channel, they go out as digests.
+    digest_threshold: int = 4
+    retry_base: float = 1.0
+    retry_cap: float = 300.0
+    event_batch: int = 50
+    # After this many failed attempts an event is reported in ALERT_CHANNEL
+    # (once); it keeps being retried.
+    report_failures_after: int = 5
+
+
+async def _wait(event: asyncio.Event, seconds: float) -> None:
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(event.wait(), seconds)
+    event.clear()
+
+
+class EventWorker:
+    """Processes stored events after Stripe has had its 200."""
+
+    def __init__(self, deps: Deps, router: EventRouter, policy: WorkerPolicy) -> None:
+        self.deps = deps
+        self.router = router
+        self.policy = policy
+
+    async def run(self) -> None:
+        while True:
+            try:
+                done = await self.process_round()
+            except Exception:
+                log.exception("event worker round failed")
+                done = 0
+            if done == 0:
+                await _wait(self.deps.wake.events, self.policy.poll_seconds)
+
+    async def process_round(self) -> int:
+        """Claim due events and process each; returns how many were tried."""
+        deps = self.deps
+        async with deps.sessions() as session, session.begin():
+            claimed = await event_store.claim_due_events(
+                session,
+                claimant=deps.instance_id,
+                now=deps.clock.now(),
+                lease=self.policy.lease_seconds,
+                limit=self.policy.event_batch,
+            )
+            # Detach plain values: the rows expire with this session.
+            batch = [(r.id, r.type, r.payload, r.attempts) for r in claimed]
+        for event_id, event_type, payload, attempts in batch:
+            await self._process(event_id, event_type, payload, attempts)
+        return len(batch)
+
+    async def _process(
+        self, event_id: str, event_type: str, payload: str, attempts: int
+    ) -> None:
+        deps = self.deps
+        try:
+            async with deps.sessions() as session, session.begin():
+                now = deps.clock.now()
+                ctx = EventContext(deps, session, json.loads(payload), now)
+                await self.router.dispatch(ctx)
+                if not await event_store.mark_processed(
+                    session, event_id=event_id, claimant=deps.instance_id, now=now
+                ):
+                    # Another process took it over; its run will count.
+                    await session.rollback()
+                    return
+        except Exception as exc:
+            deps.metrics.event_failures.labels(event_type).inc()
+            log.exception("processing %s (%s) failed", event_id, event_type)
+            await self._record_failure(event_id, event_type, attempts, exc)
+            return
+        deps.metrics.events_processed.labels(event_type).inc()
+        deps.wake.outbox.set()
+
+    async def _record_failure(
+        self, event_id: str, event_type: str, attempts: int, exc: Exception
+    ) -> None:
+        deps, policy = self.deps, self.policy
+        async with deps.sessions() as session, session.begin():
+            now = deps.clock.now()
+            delay = backoff(attempts, base=policy.retry_base, cap=policy.retry_cap)
+            attempts = await event_store.mark_failed(
+                session,
+                event_id=event_id,
+                claimant=deps.instance_id,
+                error=f"{type(exc).__name__}: {exc}",
+                retry_at=now + delay,
+            )
+            if attempts == policy.report_failures_after:
+                await outbox.enqueue(
+                    session,
+                    key=f"event-failing:{event_id}",
+                    channel=deps.settings.ALERT_CHANNEL,
+                    text=(
+                        f":warning: Stripe event `{escape(event_id)}` "
+                        f"({escape(event_type)}) failed {attempts} times; "
+                        "stripe-ops keeps retrying it. Logs say why "
+                        f"(`{escape(type(exc).__name__)}`)."
+                    ),
+                    now=now,
+                )
+
+
+class OutboxSender:
+    """Sends queued Slack messages; never drops one, paces each channel."""
+
+    def __init__(self, deps: Deps, policy: WorkerPolicy) -> None:
+        self.deps = deps
+        self.policy = policy
+        self._next_allowed: dict[str, float] = {}
+
+    async def run(self) -> None:
+        while True:
+            try:
+                sent = await self.send_round()
+            except Exception:
+                log.exception("outbox round failed")
+                sent = 0
+            if sent == 0:
+                await _wait(self.deps.wake.outbox, self._idle_wait())
+
+    def _idle_wait(self) -> float:
+        now = self.deps.clock.now()
+        soonest = min(
+            (t - now for t in self._next_allowed.values() if t > now),
+            default=self.policy.poll_seconds,
+        )
+        return max(0.01, min(self.policy.poll_seconds, soonest))
+
+    async def send_round(self) -> int:
+        """One pass over channels with due messages; returns Slack posts made."""
+        now = self.deps.clock.now()
+        paused = [c for c, t in self._next_allowed.items() if t > now]
+        async with self.deps.sessions() as session, session.begin():
+            channels = await outbox.next_channels(session, now=now, exclude=paused)
+        made = 0
+        for channel in channels:
+            made += await self._send_channel(channel)
+        return made
+
+    async def _send_channel(self, channel: str) -> int:
+        deps, policy = self.deps, self.policy
+        async with deps.sessions() as session, session.begin():
+            now = deps.clock.now()
+            rows = await outbox.claim_for_channel(
+                session,
+                channel=channel,
+                claimant=deps.instance_id,
+                now=now,
+                lease=policy.lease_seconds,
+                limit=DIGEST_MAX_ITEMS,
+            )
+            if not rows:
+                return 0
+            chosen = self._choose(rows)
+            await outbox.release(
+                session, ids=[r.id for r in rows[len(chosen) :] if r.id is not None]
+            )
+            head = chosen[0]
+            parent_key = head.target_key or head.thread_key
+            parent_ts: str | None = None
+            if parent_key is not None:
+                exists, parent_ts = await outbox.parent_ts(session, key=parent_key)
+                if exists and parent_ts is None:
+                    # The message this replies to or edits has not gone out yet.
+                    await outbox.defer(
+                        session, ids=[_id(head)], until=now + policy.poll_seconds
+                    )
+                    return 0
+        ids = [_id(r) for r in chosen]
+        try:
+            try:
+                ts = await self._send(chosen, parent_ts)
+            except SlackApiError as exc:
+                if exc.response.get("error") not in _BAD_BLOCKS or len(chosen) > 1:
+                    raise
+                # Slack refused our blocks (a bug on our side): the text alone
+                # still says what happened, so send that rather than nothing.
+                log.error("Slack refused the blocks of %s; sending text", head.key)
+                ts = await self._send(chosen, parent_ts, text_only=True)
+        except SlackApiError as exc:
+            await self._failed(channel, ids, exc, chosen[0].attempts)
+            return 1
+        except (aiohttp.ClientError, TimeoutError, OSError) as exc:
+            await self._failed(channel, ids, exc, chosen[0].attempts)
+            return 1
+        async with deps.sessions() as session, session.begin():
+            now = deps.clock.now()
+            await outbox.mark_sent(session, ids=ids, ts=ts, now=now)
+        self._next_allowed[channel] = now + policy.channel_interval
+        return 1
+
+    def _choose(self, rows: list[OutboxMessage]) -> list[OutboxMessage]:
+        run: list[OutboxMessage] = []
+        for row in rows:
+            if row.kind != "post" or row.digest_line is None or row.thread_key:
+                break
+            run.append(row)
+        if len(run) >= self.policy.digest_threshold:
+            return run
+        return rows[:1]
+
+    async def _send(
+        self,
+        rows: list[OutboxMessage],
+        parent_ts: str | None,
+        *,
+        text_only: bool = False,
+    ) -> str:
+        slack = self.deps.slack
+        head = rows[0]
+        if len(rows) > 1:
+            text, blocks = build_digest([r.digest_line or "" for r in rows])
+            resp = await slack.chat_postMessage(
+                channel=head.channel,
+                text=text,
+                blocks=blocks,
+                unfurl_links=False,
+                unfurl_media=False,
+            )
+            self.deps.metrics.outbox_sent.labels("digest").inc()
+            return str(resp["ts"])
+        if head.kind == "update":
+            resp = await slack.chat_update(
+                channel=head.channel,
+                ts=parent_ts or "",
+                text=head.text,
+                blocks=head.blocks or [],
+            )
+            self.deps.metrics.outbox_sent.labels("update").inc()
+            return str(resp["ts"])
+        kwargs: dict[str, object] = {}
+        if parent_ts is not None:
+            kwargs["thread_ts"] = parent_ts
+            kwargs["reply_broadcast"] = head.reply_broadcast
+        resp = await slack.chat_postMessage(
+            channel=head.channel,
+            text=head.text,
+            blocks=None if text_only else head.blocks,
+            unfurl_links=False,
+            unfurl_media=False,
+            **kwargs,  # type: ignore[arg-type]
+        )
+        self.deps.metrics.outbox_sent.labels("single").inc()
+        return str(resp["ts"])
+
+    async def _failed(
+        self, channel: str, ids: list[int], exc: Exception, attempts: int
+    ) -> None:
+        deps, policy = self.deps, self.policy
+        now = deps.clock.now()
+        async with deps.sessions() as session, session.begin():
+            if isinstance(exc, SlackApiError) and exc.response.status_code == 429:
+                retry_after = _retry_after(exc)
+                self._next_allowed[channel] = now + retry_after
+                await outbox.defer(session, ids=ids, until=now + retry_after)
+                log.warning("Slack rate-limited %s; waiting %ss", channel, retry_after)
+                return
+            delay = backoff(attempts, base=policy.retry_base, cap=policy.retry_cap)
+            error = (
+                str(exc.response.get("error"))
+                if isinstance(exc, SlackApiError)
+                else type(exc).__name__
+            )
+            await outbox.mark_failed(
+                session, ids=ids, error=error, retry_at=now + delay
+            )
+            log.warning(
+                "Slack post to %s failed (%s); retrying in %.1fs", channel, error, delay
+            )
+
+
+_BAD_BLOCKS = frozenset(
+    {"invalid_blocks", "invalid_blocks_format", "msg_blocks_too_long"}
+)
+
+
+def _id(row: OutboxMessage) -> int:
+    assert row.id is not None
+    return row.id
+
+
+def _retry_after(exc: SlackApiError) -> float:
+    value = exc.response.headers.get("Retry-After") or exc.response.headers.get(
+        "retry-after"
+    )
+    try:
+        return max(1.0, float(value[0] if isinstance(value, list) else value))
+    except (TypeError, ValueError):
+        return 1.0

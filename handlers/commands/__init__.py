@@ -1,0 +1,130 @@
+"""The `/stripe` slash command: one listener, one module per sub-command."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
+
+from bot.access import is_support
+from bot.blocks import escape
+from bot.deps import Deps
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class CommandContext:
+    deps: Deps
+    user_id: str
+    channel_id: str
+    args: str  # the text after the sub-command's name
+    trigger_id: str
+    respond: AsyncRespond
+    body: dict[str, Any]
+
+    async def reply(
+        self, text: str, blocks: list[dict[str, Any]] | None = None
+    ) -> None:
+        """An answer only the asker sees."""
+        await self.respond(
+            text=text, blocks=blocks, response_type="ephemeral", replace_original=False
+        )
+
+
+Run = Callable[[CommandContext], Awaitable[None]]
+
+
+class SubcommandModule(Protocol):
+    def register(self, subcommands: Subcommands) -> None: ...
+
+
+@dataclass(frozen=True)
+class Subcommand:
+    name: str
+    usage: str
+    summary: str
+    run: Run
+
+
+class Subcommands:
+    def __init__(self) -> None:
+        self._by_name: dict[str, Subcommand] = {}
+
+    def add(self, name: str, usage: str, summary: str, run: Run) -> None:
+        self._by_name[name] = Subcommand(name, usage, summary, run)
+
+    def get(self, name: str) -> Subcommand | None:
+        return self._by_name.get(name)
+
+    def all(self) -> list[Subcommand]:
+        return list(self._by_name.values())
+
+
+# Each module adds its sub-commands, in the order `help` lists them.
+SUBCOMMAND_MODULES: tuple[SubcommandModule, ...] = ()
+
+
+def help_text(subcommands: Subcommands) -> str:
+    lines = ["*`/stripe` commands*"]
+    lines += [f"• `/stripe {s.usage}`: {s.summary}" for s in subcommands.all()]
+    lines.append("• `/stripe help`: this list")
+    return "\n".join(lines)
+
+
+def register(app: AsyncApp, deps: Deps) -> None:
+    """Register `/stripe`: ack at once, then the sub-command in a lazy listener."""
+    subcommands = Subcommands()
+    for module in SUBCOMMAND_MODULES:
+        module.register(subcommands)
+
+    async def ack_stripe(ack: AsyncAck, command: dict[str, Any]) -> None:
+        """Acknowledge within Slack's 3 s; `help` and typos are answered here."""
+        name, _, _ = str(command.get("text") or "").strip().partition(" ")
+        name = name.lower()
+        if name in ("", "help"):
+            await ack(response_type="ephemeral", text=help_text(subcommands))
+        elif subcommands.get(name) is None:
+            await ack(
+                response_type="ephemeral",
+                text=f"I don't know `{escape(name)}`.\n{help_text(subcommands)}",
+            )
+        else:
+            await ack()
+
+    async def run_stripe(respond: AsyncRespond, command: dict[str, Any]) -> None:
+        """Run the sub-command after the ack; answers go to response_url."""
+        name, _, args = str(command.get("text") or "").strip().partition(" ")
+        sub = subcommands.get(name.lower())
+        if sub is None:
+            return
+        user_id = str(command.get("user_id"))
+        if not await is_support(deps, user_id):
+            await respond(
+                text="Only the support team can use `/stripe`. Ask an admin to "
+                "add you to SUPPORT_USER_IDS or the support user group.",
+                response_type="ephemeral",
+            )
+            return
+        ctx = CommandContext(
+            deps=deps,
+            user_id=user_id,
+            channel_id=str(command.get("channel_id")),
+            args=args.strip(),
+            trigger_id=str(command.get("trigger_id") or ""),
+            respond=respond,
+            body=command,
+        )
+        try:
+            await sub.run(ctx)
+        except Exception:
+            log.exception("/stripe %s failed", sub.name)
+            await ctx.reply(
+                f"Sorry, `/stripe {sub.name}` failed on our side; nothing was "
+                "changed. Try again, and tell an admin if it keeps failing."
+            )
+
+    app.command("/stripe")(ack=ack_stripe, lazy=[run_stripe])

@@ -1,0 +1,26 @@
+"""Small SQL helpers that differ by dialect."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import CursorResult
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import SQLModel
+
+
+async def insert_ignore(
+    session: AsyncSession, model: type[SQLModel], values: dict[str, Any]
+) -> bool:
+    """INSERT … ON CONFLICT DO NOTHING; True when the row is new."""
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    stmt = insert(model).values(**values).on_conflict_do_nothing()
+    result: CursorResult[Any] = await session.execute(stmt)  # type: ignore[assignment]
+    return result.rowcount == 1
+
+
+def rowcount(result: Any) -> int:
+    """Rows an UPDATE changed (typed access to CursorResult.rowcount)."""
+    return int(result.rowcount)

@@ -1,0 +1,167 @@
+"""The tables. Times we set are epoch seconds (float); Stripe's stay its ints.
+
+Money columns are integer minor units, with the ISO currency beside them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import JSON, BigInteger, Column, Index, Text, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+
+class StripeEvent(SQLModel, table=True):
+    """A verified webhook delivery, stored before Stripe gets its 200."""
+
+    __tablename__ = "stripe_event"
+
+    id: str = Field(primary_key=True, max_length=255)
+    type: str = Field(max_length=255)
+    livemode: bool = False
+    created: int = Field(sa_type=BigInteger)
+    object_id: str | None = Field(default=None, max_length=255)
+    payload: str = Field(sa_type=Text)
+    received_at: float
+    # pending -> processed; failures stay pending with a later next_attempt_at.
+    status: str = Field(default="pending", max_length=16)
+    attempts: int = 0
+    next_attempt_at: float = 0.0
+    claimed_by: str | None = Field(default=None, max_length=64)
+    claimed_until: float | None = None
+    last_error: str | None = Field(default=None, sa_type=Text)
+    processed_at: float | None = None
+
+    __table_args__ = (Index("ix_stripe_event_due", "status", "next_attempt_at"),)
+
+
+class OutboxMessage(SQLModel, table=True):
+    """A Slack message to post or update; a row before it is a request."""
+
+    __tablename__ = "outbox"
+
+    id: int | None = Field(default=None, primary_key=True)
+    # Who asked for it, e.g. "alert:evt_123", "nag:dp_1:72h"; makes enqueue
+    # idempotent so a re-processed event never queues a second message.
+    key: str = Field(max_length=255, unique=True)
+    kind: str = Field(default="post", max_length=16)  # post | update
+    channel: str = Field(max_length=64)
+    text: str = Field(sa_type=Text)
+    blocks: list[dict[str, Any]] | None = Field(default=None, sa_type=JSON)
+    # One mrkdwn line naming this alert, when it may be folded into a digest.
+    digest_line: str | None = Field(default=None, sa_type=Text)
+    thread_key: str | None = Field(default=None, max_length=255)
+    reply_broadcast: bool = False
+    target_key: str | None = Field(default=None, max_length=255)  # for updates
+    status: str = Field(default="pending", max_length=16)  # pending | sent
+    attempts: int = 0
+    next_attempt_at: float = 0.0
+    claimed_by: str | None = Field(default=None, max_length=64)
+    claimed_until: float | None = None
+    last_error: str | None = Field(default=None, sa_type=Text)
+    created_at: float
+    sent_at: float | None = None
+    ts: str | None = Field(default=None, max_length=32)  # Slack message ts
+
+    __table_args__ = (Index("ix_outbox_due", "status", "channel", "id"),)
+
+
+class RefundRequest(SQLModel, table=True):
+    """A support agent's request for a refund, waiting for a manager."""
+
+    __tablename__ = "refund_request"
+
+    id: int | None = Field(default=None, primary_key=True)
+    # pending -> approved -> succeeded | failed; pending -> denied | expired.
+    # `approved` means the Stripe call may have gone out: start-up finishes it.
+    status: str = Field(default="pending", max_length=16)
+    payment_id: str = Field(max_length=255)  # what the agent typed: pi_ or ch_
+    charge_id: str = Field(max_length=255)
+    payment_intent_id: str | None = Field(default=None, max_length=255)
+    customer_id: str | None = Field(default=None, max_length=255)
+    customer_label: str | None = Field(default=None, sa_type=Text)
+    amount: int = Field(sa_type=BigInteger)
+    currency: str = Field(max_length=3)
+    payment_amount: int = Field(sa_type=BigInteger)
+    reason: str | None = Field(default=None, max_length=32)  # Stripe's enum
+    note: str | None = Field(default=None, sa_type=Text)
+    livemode: bool = False
+    requested_by: str = Field(max_length=32)
+    requested_in: str | None = Field(default=None, max_length=64)
+    requested_at: float
+    expires_at: float
+    reminded_at: float | None = None
+    decided_by: str | None = Field(default=None, max_length=32)
+    decided_at: float | None = None
+    deny_reason: str | None = Field(default=None, sa_type=Text)
+    idempotency_key: str = Field(max_length=255, unique=True)
+    refund_id: str | None = Field(default=None, max_length=255, index=True)
+    refund_status: str | None = Field(default=None, max_length=32)
+    failure_message: str | None = Field(default=None, sa_type=Text)
+    message_key: str | None = Field(default=None, max_length=255)
+    stripe_attempts: int = 0
+
+    __table_args__ = (Index("ix_refund_request_status", "status", "expires_at"),)
+
+
+class AuditLog(SQLModel, table=True):
+    """Who did what to money, and when. Rows are only ever added."""
+
+    __tablename__ = "audit_log"
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: float
+    actor: str = Field(max_length=64)  # a Slack user ID, "stripe" or "system"
+    action: str = Field(max_length=64)
+    subject: str = Field(max_length=255)  # e.g. "refund_request:12", "dp_123"
+    amount: int | None = Field(default=None, sa_type=BigInteger)
+    currency: str | None = Field(default=None, max_length=3)
+    details: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON))
+
+
+class Dispute(SQLModel, table=True):
+    """What we know of a Stripe dispute, taken from the newest object seen."""
+
+    __tablename__ = "dispute"
+
+    id: str = Field(primary_key=True, max_length=255)
+    charge_id: str | None = Field(default=None, max_length=255, index=True)
+    payment_intent_id: str | None = Field(default=None, max_length=255, index=True)
+    amount: int = Field(sa_type=BigInteger)
+    currency: str = Field(max_length=3)
+    reason: str = Field(max_length=64)
+    status: str = Field(max_length=32)
+    due_by: int | None = Field(default=None, sa_type=BigInteger)
+    livemode: bool = False
+    created: int = Field(sa_type=BigInteger)
+    # The newest Stripe event (its `created`, then its id) whose object we took.
+    version_created: int = Field(default=0, sa_type=BigInteger)
+    version_event: str = Field(default="", max_length=255)
+    submission_count: int = 0
+    has_evidence: bool = False
+    stripe_evidence: dict[str, Any] = Field(
+        default_factory=dict, sa_column=Column(JSON)
+    )
+    staged_evidence: dict[str, Any] = Field(
+        default_factory=dict, sa_column=Column(JSON)
+    )
+    taken_by: str | None = Field(default=None, max_length=32)
+    submitted_by: str | None = Field(default=None, max_length=32)
+    submitted_at: float | None = None
+    alert_key: str | None = Field(default=None, max_length=255)
+    updated_at: float
+
+    __table_args__ = (Index("ix_dispute_open", "status", "due_by"),)
+
+
+class DisputeReminder(SQLModel, table=True):
+    """One row per dispute and threshold: the unique key makes a nag happen once."""
+
+    __tablename__ = "dispute_reminder"
+
+    id: int | None = Field(default=None, primary_key=True)
+    dispute_id: str = Field(max_length=255)
+    threshold: str = Field(max_length=16)  # "72h", or "past_due"
+    sent_at: float
+
+    __table_args__ = (UniqueConstraint("dispute_id", "threshold"),)

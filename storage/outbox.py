@@ -1,0 +1,239 @@
+"""The Slack outbox: every message is a row first, then a request."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import ColumnElement, func, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
+
+from storage.common import insert_ignore, rowcount
+from storage.models import OutboxMessage
+
+PENDING = "pending"
+SENT = "sent"
+
+
+async def enqueue(
+    session: AsyncSession,
+    *,
+    key: str,
+    channel: str,
+    text: str,
+    blocks: list[dict[str, Any]] | None = None,
+    now: float,
+    digest_line: str | None = None,
+    thread_key: str | None = None,
+    reply_broadcast: bool = False,
+) -> bool:
+    """Queue a new message; False if a message with this key exists already."""
+    return await insert_ignore(
+        session,
+        OutboxMessage,
+        {
+            "key": key,
+            "kind": "post",
+            "channel": channel,
+            "text": text,
+            "blocks": blocks,
+            "digest_line": digest_line,
+            "thread_key": thread_key,
+            "reply_broadcast": reply_broadcast,
+            "status": PENDING,
+            "attempts": 0,
+            "next_attempt_at": 0.0,
+            "created_at": now,
+        },
+    )
+
+
+async def enqueue_update(
+    session: AsyncSession,
+    *,
+    key: str,
+    target_key: str,
+    text: str,
+    blocks: list[dict[str, Any]] | None,
+    now: float,
+) -> bool:
+    """Queue an edit of the message queued under `target_key`.
+
+    `key` names this version of the message (e.g. "…:approved"), so the same
+    edit queued twice is sent once; edits go out in the order queued.
+    """
+    channel = await session.scalar(
+        select(col(OutboxMessage.channel)).where(col(OutboxMessage.key) == target_key)
+    )
+    if channel is None:
+        raise LookupError(f"no outbox message {target_key!r} to update")
+    return await insert_ignore(
+        session,
+        OutboxMessage,
+        {
+            "key": key,
+            "kind": "update",
+            "channel": channel,
+            "text": text,
+            "blocks": blocks,
+            "target_key": target_key,
+            "status": PENDING,
+            "attempts": 0,
+            "next_attempt_at": 0.0,
+            "created_at": now,
+        },
+    )
+
+
+def _due(now: float) -> list[ColumnElement[bool]]:
+    return [
+        col(OutboxMessage.status) == PENDING,
+        col(OutboxMessage.next_attempt_at) <= now,
+        or_(
+            col(OutboxMessage.claimed_until).is_(None),
+            col(OutboxMessage.claimed_until) < now,
+        ),
+    ]
+
+
+async def next_channels(
+    session: AsyncSession, *, now: float, exclude: Sequence[str], limit: int = 20
+) -> list[str]:
+    """Channels with due messages, the longest-waiting first."""
+    rows = await session.execute(
+        select(
+            col(OutboxMessage.channel), func.min(col(OutboxMessage.id)).label("first")
+        )
+        .where(*_due(now), col(OutboxMessage.channel).not_in(list(exclude)))
+        .group_by(col(OutboxMessage.channel))
+        .order_by("first")
+        .limit(limit)
+    )
+    return [r[0] for r in rows.all()]
+
+
+async def claim_for_channel(
+    session: AsyncSession,
+    *,
+    channel: str,
+    claimant: str,
+    now: float,
+    lease: float,
+    limit: int,
+) -> list[OutboxMessage]:
+    """Claim the channel's due messages, oldest first, up to `limit`.
+
+    Rows that another process holds are skipped (FOR UPDATE SKIP LOCKED on
+    PostgreSQL; SQLite's single writer gives the same one-claimant rule).
+    """
+    rows = (
+        (
+            await session.execute(
+                select(OutboxMessage)
+                .where(*_due(now), col(OutboxMessage.channel) == channel)
+                .order_by(col(OutboxMessage.id))
+                .limit(limit)
+                .with_for_update(skip_locked=True)
+            )
+        )
+        .scalars()
+        .all()
+    )
+    if not rows:
+        return []
+    await session.execute(
+        update(OutboxMessage)
+        .where(col(OutboxMessage.id).in_([r.id for r in rows]))
+        .values(claimed_by=claimant, claimed_until=now + lease)
+    )
+    return list(rows)
+
+
+async def release(session: AsyncSession, *, ids: Sequence[int]) -> None:
+    """Give back claimed rows untouched (not sent in this round)."""
+    if ids:
+        await session.execute(
+            update(OutboxMessage)
+            .where(col(OutboxMessage.id).in_(list(ids)))
+            .values(claimed_by=None, claimed_until=None)
+        )
+
+
+async def parent_ts(session: AsyncSession, *, key: str) -> tuple[bool, str | None]:
+    """(exists, ts) of the message queued under `key`; ts is None until sent."""
+    row = (
+        await session.execute(
+            select(col(OutboxMessage.ts), col(OutboxMessage.channel)).where(
+                col(OutboxMessage.key) == key
+            )
+        )
+    ).first()
+    if row is None:
+        return False, None
+    return True, row[0]
+
+
+async def mark_sent(
+    session: AsyncSession, *, ids: Sequence[int], ts: str | None, now: float
+) -> None:
+    await session.execute(
+        update(OutboxMessage)
+        .where(col(OutboxMessage.id).in_(list(ids)))
+        .values(
+            status=SENT,
+            ts=ts,
+            sent_at=now,
+            claimed_by=None,
+            claimed_until=None,
+            last_error=None,
+        )
+    )
+
+
+async def mark_failed(
+    session: AsyncSession, *, ids: Sequence[int], error: str, retry_at: float
+) -> None:
+    await session.execute(
+        update(OutboxMessage)
+        .where(col(OutboxMessage.id).in_(list(ids)))
+        .values(
+            attempts=col(OutboxMessage.attempts) + 1,
+            next_attempt_at=retry_at,
+            last_error=error[:2000],
+            claimed_by=None,
+            claimed_until=None,
+        )
+    )
+
+
+async def defer(session: AsyncSession, *, ids: Sequence[int], until: float) -> None:
+    """Wait without counting an attempt (rate limit, parent not sent yet)."""
+    await session.execute(
+        update(OutboxMessage)
+        .where(col(OutboxMessage.id).in_(list(ids)))
+        .values(next_attempt_at=until, claimed_by=None, claimed_until=None)
+    )
+
+
+async def stats(session: AsyncSession, *, now: float) -> tuple[int, float]:
+    """(messages waiting, age in seconds of the oldest one)."""
+    row = (
+        await session.execute(
+            select(func.count(), func.min(col(OutboxMessage.created_at))).where(
+                col(OutboxMessage.status) == PENDING
+            )
+        )
+    ).one()
+    depth, oldest = int(row[0]), row[1]
+    return depth, (now - oldest) if oldest is not None else 0.0
+
+
+async def release_claims(session: AsyncSession, *, claimant: str | None = None) -> int:
+    """Free the claims of one process (at its shutdown), or every claim (at
+    start-up on SQLite, where there is only ever one process)."""
+    stmt = update(OutboxMessage).where(col(OutboxMessage.claimed_by).is_not(None))
+    if claimant is not None:
+        stmt = stmt.where(col(OutboxMessage.claimed_by) == claimant)
+    result = await session.execute(stmt.values(claimed_by=None, claimed_until=None))
+    return rowcount(result)

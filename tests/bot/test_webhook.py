@@ -1,0 +1,225 @@
+"""Stripe webhook intake: verify, store, then 200; alerts once per event."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from typing import Any
+
+import pytest
+from aiohttp.test_utils import TestClient
+from sqlalchemy import func, select
+from sqlmodel import col
+
+from bot.deps import Deps
+from storage.models import OutboxMessage, StripeEvent
+from tests.fakes.slack import FakeSlack
+from tests.support import (
+    GROUP_CHANNEL,
+    WEBHOOK_SECRET_NEXT,
+    charge,
+    event,
+    signed,
+)
+
+Client = TestClient[Any, Any]
+
+
+async def post_event(client: Client, evt: dict[str, Any], **sign: Any) -> Any:
+    body, headers = signed(evt, **sign)
+    return await client.post("/stripe/webhook", data=body, headers=headers)
+
+
+async def stored_count(deps: Deps) -> int:
+    async with deps.sessions() as session:
+        return int(await session.scalar(select(func.count(col(StripeEvent.id)))) or 0)
+
+
+def posts_mentioning(fake_slack: FakeSlack, needle: str) -> list[Any]:
+    return [
+        call
+        for call in fake_slack.calls_to("chat.postMessage")
+        if needle in json.dumps(call.args)
+    ]
+
+
+async def test_dispute_created_alerts_once_in_disputes_channel(
+    client: Client, fake_slack: FakeSlack, deps: Deps
+) -> None:
+    evt = event("charge.dispute.created")
+    resp = await post_event(client, evt)
+    assert resp.status == 200
+    (call,) = await fake_slack.wait_for_calls("chat.postMessage", 1)
+    assert call.args["channel"] == "CDISPUTES"
+    assert evt["data"]["object"]["id"] in json.dumps(call.args)
+
+    again = await post_event(client, evt)
+    assert again.status == 200
+    assert (await again.json())["duplicate"] is True
+    await asyncio.sleep(0.3)  # give a wrong second alert the time to show up
+    assert len(posts_mentioning(fake_slack, evt["id"])) == 1
+    assert await stored_count(deps) == 1
+
+
+@pytest.mark.parametrize("event_type", sorted(GROUP_CHANNEL))
+async def test_every_recommended_type_alerts_once_in_its_channel(
+    client: Client, fake_slack: FakeSlack, event_type: str
+) -> None:
+    evt = event(event_type)
+    assert (await post_event(client, evt)).status == 200
+    (call,) = await fake_slack.wait_for_calls("chat.postMessage", 1)
+    assert call.args["channel"] == GROUP_CHANNEL[event_type]
+    posted = json.dumps(call.args)
+    assert evt["data"]["object"]["id"] in posted
+
+
+async def test_racing_deliveries_of_one_event_store_and_alert_once(
+    client: Client, fake_slack: FakeSlack, deps: Deps
+) -> None:
+    evt = event("charge.succeeded")
+    responses = await asyncio.gather(*(post_event(client, evt) for _ in range(20)))
+    assert [r.status for r in responses] == [200] * 20
+    duplicates = [(await r.json())["duplicate"] for r in responses]
+    assert duplicates.count(False) == 1
+    await fake_slack.wait_for_calls("chat.postMessage", 1)
+    await asyncio.sleep(0.3)
+    assert len(posts_mentioning(fake_slack, evt["id"])) == 1
+    assert await stored_count(deps) == 1
+
+
+@pytest.mark.parametrize(
+    ("label", "mangle"),
+    [
+        ("tampered body", lambda body, h: (body.replace(b"2000", b"9000"), h)),
+        ("no header", lambda body, h: (body, {})),
+        (
+            "wrong secret",
+            lambda body, h: (body, {"Stripe-Signature": "t=1,v1=" + "0" * 64}),
+        ),
+        ("garbage header", lambda body, h: (body, {"Stripe-Signature": "nonsense"})),
+    ],
+)
+async def test_bad_signatures_get_400_and_store_nothing(
+    client: Client, fake_slack: FakeSlack, deps: Deps, label: str, mangle: Any
+) -> None:
+    body, headers = signed(event("charge.succeeded"))
+    body, headers = mangle(body, headers)
+    resp = await client.post("/stripe/webhook", data=body, headers=headers)
+    assert resp.status == 400, label
+    assert await stored_count(deps) == 0
+    await asyncio.sleep(0.2)
+    assert fake_slack.calls_to("chat.postMessage") == []
+
+
+async def test_a_signature_older_than_five_minutes_is_refused(
+    client: Client, deps: Deps
+) -> None:
+    stale = int(time.time()) - 301
+    resp = await post_event(client, event("charge.succeeded"), timestamp=stale)
+    assert resp.status == 400
+    fresh = int(time.time()) - 200
+    resp = await post_event(client, event("charge.succeeded"), timestamp=fresh)
+    assert resp.status == 200
+    assert await stored_count(deps) == 1
+
+
+async def test_the_second_secret_verifies_during_rotation(
+    client: Client, fake_slack: FakeSlack
+) -> None:
+    resp = await post_event(client, event("payout.paid"), secret=WEBHOOK_SECRET_NEXT)
+    assert resp.status == 200
+    await fake_slack.wait_for_calls("chat.postMessage", 1)
+
+
+async def test_a_signed_body_that_is_not_an_event_is_refused(
+    client: Client, deps: Deps
+) -> None:
+    import stripe
+
+    from tests.support import WEBHOOK_SECRET
+
+    payload = '{"hello": "world"}'
+    header = stripe.WebhookSignature.generate_signature_header(payload, WEBHOOK_SECRET)
+    resp = await client.post(
+        "/stripe/webhook", data=payload, headers={"Stripe-Signature": header}
+    )
+    assert resp.status == 400
+    assert await stored_count(deps) == 0
+
+
+async def test_unknown_types_are_stored_and_acknowledged_not_alerted(
+    client: Client, fake_slack: FakeSlack, deps: Deps
+) -> None:
+    evt = event("customer.created", {"id": "cus_X", "object": "customer"})
+    resp = await post_event(client, evt)
+    assert resp.status == 200
+    assert await stored_count(deps) == 1
+
+    async def processed() -> bool:
+        async with deps.sessions() as session:
+            row = await session.get(StripeEvent, evt["id"])
+            return row is not None and row.status == "processed"
+
+    for _ in range(100):
+        if await processed():
+            break
+        await asyncio.sleep(0.05)
+    assert await processed()
+    assert fake_slack.calls_to("chat.postMessage") == []
+
+
+async def test_stripe_text_is_escaped_so_nobody_is_pinged(
+    client: Client, fake_slack: FakeSlack
+) -> None:
+    obj = charge(
+        billing_details={"name": "<!channel>", "email": "a&b@example.com"},
+        description="<https://evil.example|click me>",
+    )
+    await post_event(client, event("charge.succeeded", obj))
+    (call,) = await fake_slack.wait_for_calls("chat.postMessage", 1)
+    posted = json.dumps(call.args)
+    assert "<!channel>" not in posted
+    assert "&lt;!channel&gt;" in posted
+    assert "<https://evil.example" not in posted
+
+
+async def test_alert_names_amount_in_major_units_with_currency(
+    client: Client, fake_slack: FakeSlack
+) -> None:
+    await post_event(client, event("charge.succeeded", charge(amount=1250)))
+    await post_event(
+        client, event("charge.succeeded", charge(amount=5000, currency="jpy"))
+    )
+    await post_event(
+        client, event("charge.succeeded", charge(amount=1250, currency="kwd"))
+    )
+    calls = await fake_slack.wait_for_calls("chat.postMessage", 3)
+    posted = json.dumps([c.args for c in calls])
+    assert "12.50 USD" in posted
+    assert "5,000 JPY" in posted
+    assert "1.250 KWD" in posted
+
+
+async def test_outbox_row_is_written_before_slack_is_called(
+    client: Client, fake_slack: FakeSlack, deps: Deps
+) -> None:
+    await fake_slack.go_down()
+    evt = event("payout.failed")
+    assert (await post_event(client, evt)).status == 200
+    for _ in range(100):
+        async with deps.sessions() as session:
+            row = (
+                await session.execute(
+                    select(OutboxMessage).where(
+                        col(OutboxMessage.key) == f"alert:{evt['id']}"
+                    )
+                )
+            ).scalar_one_or_none()
+        if row is not None:
+            break
+        await asyncio.sleep(0.05)
+    assert row is not None
+    assert row.status == "pending"
+    await fake_slack.come_back()
+    await fake_slack.wait_for_calls("chat.postMessage", 1, timeout=15)
