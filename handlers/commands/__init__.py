@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 
@@ -38,10 +38,6 @@ class CommandContext:
 Run = Callable[[CommandContext], Awaitable[None]]
 
 
-class SubcommandModule(Protocol):
-    def register(self, subcommands: Subcommands) -> None: ...
-
-
 @dataclass(frozen=True)
 class Subcommand:
     name: str
@@ -64,10 +60,6 @@ class Subcommands:
         return list(self._by_name.values())
 
 
-# Each module adds its sub-commands, in the order `help` lists them.
-SUBCOMMAND_MODULES: tuple[SubcommandModule, ...] = ()
-
-
 def help_text(subcommands: Subcommands) -> str:
     lines = ["*`/stripe` commands*"]
     lines += [f"• `/stripe {s.usage}`: {s.summary}" for s in subcommands.all()]
@@ -77,8 +69,11 @@ def help_text(subcommands: Subcommands) -> str:
 
 def register(app: AsyncApp, deps: Deps) -> None:
     """Register `/stripe`: ack at once, then the sub-command in a lazy listener."""
+    # Each module adds its sub-commands, in the order `help` lists them.
+    from handlers.commands import customer, dispute, refund, webhooks
+
     subcommands = Subcommands()
-    for module in SUBCOMMAND_MODULES:
+    for module in (customer, refund, dispute, webhooks):
         module.register(subcommands)
 
     async def ack_stripe(ack: AsyncAck, command: dict[str, Any]) -> None:

@@ -7,11 +7,15 @@ from collections.abc import Awaitable, Callable
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from bot.deps import Deps
+from handlers.jobs import disputes, refunds
 
 
 def register(scheduler: AsyncIOScheduler, deps: Deps) -> None:
     """Add every periodic job to the scheduler."""
+    refunds.register(scheduler, deps)
+    disputes.register(scheduler, deps)
 
 
 def startup_tasks() -> list[Callable[[Deps], Awaitable[None]]]:
-    return []
+    """Work a crash may have left half-done, finished before serving."""
+    return [*refunds.startup_tasks(), *disputes.startup_tasks()]

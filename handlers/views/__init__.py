@@ -1,11 +1,14 @@
-"""Slack views listeners."""
+"""Slack views listeners, one module per feature."""
 
 from __future__ import annotations
 
 from slack_bolt.async_app import AsyncApp
 
 from bot.deps import Deps
+from handlers.views import disputes, refunds
 
 
 def register(app: AsyncApp, deps: Deps) -> None:
     """Register every views listener on the Bolt app."""
+    refunds.register(app, deps)
+    disputes.register(app, deps)
