@@ -155,9 +155,13 @@ async def _workers(app: web.Application) -> AsyncIterator[None]:
     # Hand back what this process held, so another instance or the next
     # start need not wait for the leases to run out.
     deps = app[DEPS]
-    async with deps.sessions() as session, session.begin():
-        await event_store.release_claims(session, claimant=deps.instance_id)
-        await outbox.release_claims(session, claimant=deps.instance_id)
+    try:
+        async with deps.sessions() as session, session.begin():
+            await event_store.release_claims(session, claimant=deps.instance_id)
+            await outbox.release_claims(session, claimant=deps.instance_id)
+    except Exception as exc:
+        # The leases run out by themselves; shutting down must not fail.
+        log.warning("could not release claims at shutdown: %s", type(exc).__name__)
 
 
 async def _scheduler(app: web.Application) -> AsyncIterator[None]:

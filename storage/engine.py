@@ -53,11 +53,16 @@ def _tune_sqlite(engine: AsyncEngine) -> None:
         # WAL lets readers work while one writer commits; NORMAL sync in WAL
         # survives a process crash (the promise here), not an OS crash.
         cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA synchronous=NORMAL")
-        cursor.execute("PRAGMA busy_timeout=10000")
-        cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.close()
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.execute("PRAGMA busy_timeout=10000")
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.close()
+        except Exception:
+            # A file that is not a database: don't leak the half-open handle.
+            dbapi_connection.close()
+            raise
         # Let SQLAlchemy's "begin" below open transactions, not the driver.
         dbapi_connection.isolation_level = None
 

@@ -1,0 +1,143 @@
+"""The server's other routes, Slack's side of it, and failure after the 200."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp.test_utils import TestClient
+
+from bot.deps import Deps
+from bot.event_router import EventContext
+from bot.server import ROUTER
+from tests.conftest import _pg_admin
+from tests.fakes.slack import FakeSlack
+from tests.fakes.slack_requests import sign, slash_command_body
+from tests.support import SIGNING_SECRET, event, signed
+
+Client = TestClient[Any, Any]
+
+
+async def test_healthz_reports_the_database(client: Client) -> None:
+    resp = await client.get("/healthz")
+    assert resp.status == 200
+    assert await resp.json() == {"status": "ok", "database": "ok"}
+
+
+async def test_healthz_is_503_when_the_database_is_gone(
+    client: Client, deps: Deps
+) -> None:
+    url = deps.engine.url
+    if url.get_backend_name() == "sqlite":
+        # The file is overwritten by something that is not a database.
+        Path(str(url.database)).write_bytes(b"not a database " * 512)
+        for suffix in ("-wal", "-shm"):
+            Path(f"{url.database}{suffix}").unlink(missing_ok=True)
+    else:
+        admin = await _pg_admin()
+        try:
+            await admin.execute(
+                f'ALTER DATABASE "{url.database}" WITH ALLOW_CONNECTIONS false'
+            )
+            await admin.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                f"WHERE datname = '{url.database}'"
+            )
+        finally:
+            await admin.close()
+    resp = await client.get("/healthz")
+    assert resp.status == 503
+    assert await resp.json() == {"status": "error", "database": "unreachable"}
+    if url.get_backend_name() != "sqlite":
+        admin = await _pg_admin()
+        try:
+            await admin.execute(
+                f'ALTER DATABASE "{url.database}" WITH ALLOW_CONNECTIONS true'
+            )
+        finally:
+            await admin.close()
+
+
+async def test_metrics_count_webhooks_by_outcome(
+    client: Client, fake_slack: FakeSlack
+) -> None:
+    evt = event("charge.succeeded")
+    for _ in range(2):
+        body, headers = signed(evt)
+        await client.post("/stripe/webhook", data=body, headers=headers)
+    await client.post("/stripe/webhook", data=b"{}", headers={})
+    await fake_slack.wait_for_calls("chat.postMessage", 1)
+    text = await (await client.get("/metrics")).text()
+    assert 'stripe_webhooks_total{outcome="stored"} 1.0' in text
+    assert 'stripe_webhooks_total{outcome="duplicate"} 1.0' in text
+    assert 'stripe_webhooks_total{outcome="rejected"} 1.0' in text
+    assert "slack_outbox_depth" in text
+    assert "slack_outbox_oldest_age_seconds" in text
+    assert 'slack_api_calls_total{method="chat.postMessage",outcome="ok"}' in text
+
+
+async def test_stripe_help_end_to_end(client: Client, fake_slack: FakeSlack) -> None:
+    body = slash_command_body(text="help", response_url=fake_slack.response_url())
+    resp = await client.post(
+        "/slack/events", data=body, headers=sign(body, SIGNING_SECRET)
+    )
+    assert resp.status == 200
+    answer = await resp.json()
+    assert answer["response_type"] == "ephemeral"
+    assert "/stripe help" in answer["text"]
+
+
+async def test_unknown_subcommand_says_so_and_lists_commands(
+    client: Client, fake_slack: FakeSlack
+) -> None:
+    body = slash_command_body(
+        text="<!channel> now", response_url=fake_slack.response_url()
+    )
+    resp = await client.post(
+        "/slack/events", data=body, headers=sign(body, SIGNING_SECRET)
+    )
+    answer = await resp.json()
+    assert "I don't know `&lt;!channel&gt;`" in answer["text"]
+    assert "<!channel>" not in answer["text"]
+
+
+@pytest.mark.parametrize("secret", ["wrong-secret", None])
+async def test_slack_requests_with_a_bad_signature_get_401(
+    client: Client, fake_slack: FakeSlack, secret: str | None
+) -> None:
+    body = slash_command_body(text="help", response_url=fake_slack.response_url())
+    headers = (
+        sign(body, secret)
+        if secret
+        else {"Content-Type": "application/x-www-form-urlencoded"}
+    )
+    resp = await client.post("/slack/events", data=body, headers=headers)
+    assert resp.status == 401
+
+
+async def test_a_failure_after_the_200_is_retried_not_dropped(
+    client: Client, fake_slack: FakeSlack
+) -> None:
+    failures: list[str] = []
+
+    async def flaky(ctx: EventContext) -> None:
+        if len(failures) < 2:
+            failures.append(ctx.id)
+            raise RuntimeError("transient trouble")
+
+    assert client.app is not None
+    client.app[ROUTER].add("charge.succeeded", flaky)
+    evt = event("charge.succeeded")
+    body, headers = signed(evt)
+    resp = await client.post("/stripe/webhook", data=body, headers=headers)
+    assert resp.status == 200
+    (call,) = await fake_slack.wait_for_calls("chat.postMessage", 1)
+    assert evt["id"] in json.dumps(call.args)
+    assert failures == [evt["id"], evt["id"]]
+    text = await (await client.get("/metrics")).text()
+    assert 'stripe_event_processing_failures_total{type="charge.succeeded"} 2.0' in text
+    await asyncio.sleep(0.3)
+    assert len(fake_slack.calls_to("chat.postMessage")) == 1
