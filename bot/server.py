@@ -21,10 +21,11 @@ from sqlalchemy import text
 import handlers
 from bot.deps import Deps
 from bot.event_router import EventRouter
+from bot.ingest import EventIngest
 from bot.workers import EventWorker, OutboxSender, WorkerPolicy
-from storage import events as event_store
 from storage import outbox
 from storage.engine import is_sqlite
+from storage.events import NewEvent
 from storage.migrate import current_revision, head_revision, upgrade
 
 log = logging.getLogger(__name__)
@@ -48,6 +49,7 @@ BOLT = web.AppKey("bolt", AsyncApp)
 ROUTER = web.AppKey("router", EventRouter)
 EVENT_WORKER = web.AppKey("event_worker", EventWorker)
 OUTBOX_SENDER = web.AppKey("outbox_sender", OutboxSender)
+INGEST = web.AppKey("ingest", EventIngest)
 
 
 def build_bolt_app(deps: Deps) -> AsyncApp:
@@ -81,6 +83,7 @@ def create_app(deps: Deps, options: Options | None = None) -> web.Application:
     app[ROUTER] = router
     app[EVENT_WORKER] = EventWorker(deps, router, options.policy)
     app[OUTBOX_SENDER] = OutboxSender(deps, options.policy)
+    app[INGEST] = EventIngest(deps)
 
     app.router.add_post("/stripe/webhook", stripe_webhook)
     if not deps.settings.socket_mode:
@@ -90,6 +93,7 @@ def create_app(deps: Deps, options: Options | None = None) -> web.Application:
 
     app.cleanup_ctx.append(_dependencies)
     app.cleanup_ctx.append(_database)
+    app.cleanup_ctx.append(_ingest)
     if options.run_startup_recovery:
         app.cleanup_ctx.append(_startup_recovery)
     if options.run_workers:
@@ -120,7 +124,6 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
         # process, so claims left by a killed predecessor are free to take.
         await upgrade(deps.engine)
         async with deps.sessions() as session, session.begin():
-            await event_store.release_claims(session)
             await outbox.release_claims(session)
     else:
         current, head = await current_revision(deps.engine), head_revision()
@@ -130,6 +133,14 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
                 f"{head}: run `python -m bot migrate` (the Procfile's release step)"
             )
     yield
+
+
+async def _ingest(app: web.Application) -> AsyncIterator[None]:
+    task = asyncio.create_task(app[INGEST].run(), name="event-ingest")
+    yield
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
 
 
 async def _startup_recovery(app: web.Application) -> AsyncIterator[None]:
@@ -157,7 +168,6 @@ async def _workers(app: web.Application) -> AsyncIterator[None]:
     deps = app[DEPS]
     try:
         async with deps.sessions() as session, session.begin():
-            await event_store.release_claims(session, claimant=deps.instance_id)
             await outbox.release_claims(session, claimant=deps.instance_id)
     except Exception as exc:
         # The leases run out by themselves; shutting down must not fail.
@@ -229,20 +239,17 @@ async def stripe_webhook(request: web.Request) -> web.Response:
         livemode = bool(event.get("livemode"))
     except (ValueError, KeyError, TypeError, AttributeError):
         return _reject(request, "signed, but not a Stripe event")
-    async with deps.sessions() as session, session.begin():
-        new = await event_store.store_event(
-            session,
-            event_id=event_id,
+    new = await request.app[INGEST].store(
+        NewEvent(
+            id=event_id,
             type=event_type,
             livemode=livemode,
             created=created,
             object_id=object_id,
             payload=payload.decode("utf-8"),
-            now=deps.clock.now(),
         )
+    )
     deps.metrics.webhooks.labels("stored" if new else "duplicate").inc()
-    if new:
-        deps.wake.events.set()
     return web.json_response({"received": True, "duplicate": not new})
 
 

@@ -6,10 +6,12 @@ import asyncio
 import contextlib
 import json
 import logging
+import time
 from dataclasses import dataclass
 
 import aiohttp
 from slack_sdk.errors import SlackApiError
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.backoff import backoff
 from bot.blocks import escape
@@ -36,6 +38,8 @@ class WorkerPolicy:
     retry_base: float = 1.0
     retry_cap: float = 300.0
     event_batch: int = 50
+    # How long one event transaction may run before it commits.
+    batch_seconds: float = 0.01
     # After this many failed attempts an event is reported in ALERT_CHANNEL
     # (once); it keeps being retried.
     report_failures_after: int = 5
@@ -66,44 +70,70 @@ class EventWorker:
                 await _wait(self.deps.wake.events, self.policy.poll_seconds)
 
     async def process_round(self) -> int:
-        """Claim due events and process each; returns how many were tried."""
-        deps = self.deps
-        async with deps.sessions() as session, session.begin():
-            claimed = await event_store.claim_due_events(
-                session,
-                claimant=deps.instance_id,
-                now=deps.clock.now(),
-                lease=self.policy.lease_seconds,
-                limit=self.policy.event_batch,
-            )
-            # Detach plain values: the rows expire with this session.
-            batch = [(r.id, r.type, r.payload, r.attempts) for r in claimed]
-        for event_id, event_type, payload, attempts in batch:
-            await self._process(event_id, event_type, payload, attempts)
-        return len(batch)
+        """Process due events; returns how many were tried.
 
-    async def _process(
-        self, event_id: str, event_type: str, payload: str, attempts: int
-    ) -> None:
+        Many events share one transaction (one commit keeps up with bursts);
+        the time budget keeps it, and SQLite's write lock that webhook intake
+        waits for, short. If any event fails, the transaction is undone and
+        that round's first event is processed alone, so one bad event can
+        neither hold back nor undo the others.
+        """
         deps = self.deps
+        started = time.perf_counter()
+        done: list[tuple[str, str]] = []
         try:
             async with deps.sessions() as session, session.begin():
                 now = deps.clock.now()
-                ctx = EventContext(deps, session, json.loads(payload), now)
-                await self.router.dispatch(ctx)
-                if not await event_store.mark_processed(
-                    session, event_id=event_id, claimant=deps.instance_id, now=now
-                ):
-                    # Another process took it over; its run will count.
-                    await session.rollback()
-                    return
+                due = await event_store.lock_due_events(
+                    session, now=now, limit=self.policy.event_batch
+                )
+                for event_id, event_type, payload, _ in due:
+                    if (
+                        done
+                        and time.perf_counter() - started > self.policy.batch_seconds
+                    ):
+                        break
+                    await self._dispatch(session, payload, now)
+                    done.append((event_id, event_type))
+                if done:
+                    await event_store.mark_processed(
+                        session, event_ids=[i for i, _ in done], now=now
+                    )
+        except Exception:
+            return await self._process_alone(due[0] if due else None)
+        for _, event_type in done:
+            deps.metrics.events_processed.labels(event_type).inc()
+        if done:
+            deps.wake.outbox.set()
+        return len(done)
+
+    async def _process_alone(self, first: tuple[str, str, str, int] | None) -> int:
+        if first is None:
+            raise RuntimeError("no event to retry alone")
+        deps = self.deps
+        event_id, event_type, _, attempts = first
+        try:
+            async with deps.sessions() as session, session.begin():
+                now = deps.clock.now()
+                locked = await event_store.lock_due_events(
+                    session, now=now, limit=1, only=event_id
+                )
+                if not locked:
+                    return 0  # another instance has it, or it is done
+                await self._dispatch(session, locked[0][2], now)
+                await event_store.mark_processed(session, event_ids=[event_id], now=now)
         except Exception as exc:
             deps.metrics.event_failures.labels(event_type).inc()
-            log.exception("processing %s (%s) failed", event_id, event_type)
+            log.error("processing %s (%s) failed", event_id, event_type, exc_info=exc)
             await self._record_failure(event_id, event_type, attempts, exc)
-            return
+            return 1
         deps.metrics.events_processed.labels(event_type).inc()
         deps.wake.outbox.set()
+        return 1
+
+    async def _dispatch(self, session: AsyncSession, payload: str, now: float) -> None:
+        ctx = EventContext(self.deps, session, json.loads(payload), now)
+        await self.router.dispatch(ctx)
 
     async def _record_failure(
         self, event_id: str, event_type: str, attempts: int, exc: Exception
@@ -115,7 +145,6 @@ class EventWorker:
             attempts = await event_store.mark_failed(
                 session,
                 event_id=event_id,
-                claimant=deps.instance_id,
                 error=f"{type(exc).__name__}: {exc}",
                 retry_at=now + delay,
             )

@@ -16,8 +16,11 @@ async def insert_ignore(
     """INSERT … ON CONFLICT DO NOTHING; True when the row is new."""
     dialect = session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    stmt = insert(model).values(**values).on_conflict_do_nothing()
-    result: CursorResult[Any] = await session.execute(stmt)  # type: ignore[assignment]
+    # On the table, not the ORM entity: Core statements compile once and are
+    # cached; the ORM bulk path recompiles.
+    table = model.__table__  # type: ignore[attr-defined]
+    stmt = insert(table).on_conflict_do_nothing()
+    result: CursorResult[Any] = await session.execute(stmt, values)  # type: ignore[assignment]
     return result.rowcount == 1
 
 

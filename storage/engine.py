@@ -38,6 +38,14 @@ def is_sqlite(engine: AsyncEngine) -> bool:
 def make_engine(database_url: str, **kwargs: Any) -> AsyncEngine:
     url = async_url(database_url)
     if url.get_backend_name() == "sqlite":
+        # SQLite has one writer at a time and every transaction here takes
+        # the write lock. One pooled connection queues transactions in the
+        # event loop (FIFO, no sleeping) instead of in SQLite's busy handler,
+        # which sleeps in steps of up to 100 ms. Never open a second session
+        # while holding one: with one connection it would wait forever.
+        kwargs.setdefault("pool_size", 1)
+        kwargs.setdefault("max_overflow", 0)
+        kwargs.setdefault("pool_timeout", 30)
         engine = create_async_engine(url, **kwargs)
         _tune_sqlite(engine)
         return engine

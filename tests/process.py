@@ -21,6 +21,8 @@ from tests.support import (
     WEBHOOK_SECRET,
 )
 
+ROOT = Path(__file__).resolve().parent.parent
+
 
 def free_port() -> int:
     with socket.socket() as s:
@@ -50,6 +52,8 @@ def bot_env(
         MANAGER_USER_IDS="U_MANAGER,U_MANAGER2",
         **CHANNELS,
     )
+    # The bot of this checkout, whatever else is installed.
+    env["PYTHONPATH"] = str(ROOT)
     env.update(extra)
     return env
 

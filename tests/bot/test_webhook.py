@@ -58,7 +58,8 @@ async def test_dispute_created_alerts_once_in_disputes_channel(
     assert again.status == 200
     assert (await again.json())["duplicate"] is True
     await asyncio.sleep(0.3)  # give a wrong second alert the time to show up
-    assert len(posts_mentioning(fake_slack, evt["id"])) == 1
+    dispute_id = evt["data"]["object"]["id"]
+    assert len(posts_mentioning(fake_slack, dispute_id)) == 1
     assert await stored_count(deps) == 1
 
 
