@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 
@@ -22,6 +23,7 @@ import handlers
 from bot.deps import Deps
 from bot.event_router import EventRouter
 from bot.ingest import EventIngest
+from bot.logs import correlation_id
 from bot.workers import EventWorker, OutboxSender, WorkerPolicy
 from storage import outbox
 from storage.engine import is_sqlite
@@ -74,7 +76,7 @@ def build_bolt_app(deps: Deps) -> AsyncApp:
 def create_app(deps: Deps, options: Options | None = None) -> web.Application:
     """Build the server around ready-made dependencies (composition root)."""
     options = options or Options()
-    app = web.Application(client_max_size=1024**2)
+    app = web.Application(client_max_size=1024**2, middlewares=[correlation_middleware])
     router = EventRouter()
     handlers.register_stripe_events(router)
     bolt = build_bolt_app(deps)
@@ -197,6 +199,18 @@ async def _socket_mode(app: web.Application) -> AsyncIterator[None]:
 # -- routes ------------------------------------------------------------------
 
 
+@web.middleware
+async def correlation_middleware(
+    request: web.Request,
+    handler: Callable[[web.Request], Awaitable[web.StreamResponse]],
+) -> web.StreamResponse:
+    """Name the request on every log line it causes (lazy listeners inherit it)."""
+    given = request.headers.get("X-Request-Id", "")
+    rid = given[:64] if given.isascii() and given.isprintable() and given else None
+    correlation_id.set(rid or f"req_{uuid.uuid4().hex[:12]}")
+    return await handler(request)
+
+
 async def slack_events(request: web.Request) -> web.StreamResponse:
     """Slash commands, interactivity and events: Bolt verifies and dispatches."""
     bolt = request.app[BOLT]
@@ -239,6 +253,7 @@ async def stripe_webhook(request: web.Request) -> web.Response:
         livemode = bool(event.get("livemode"))
     except (ValueError, KeyError, TypeError, AttributeError):
         return _reject(request, "signed, but not a Stripe event")
+    correlation_id.set(event_id)
     new = await request.app[INGEST].store(
         NewEvent(
             id=event_id,
@@ -250,6 +265,7 @@ async def stripe_webhook(request: web.Request) -> web.Response:
         )
     )
     deps.metrics.webhooks.labels("stored" if new else "duplicate").inc()
+    log.debug("%s %s (%s)", "stored" if new else "duplicate", event_id, event_type)
     return web.json_response({"received": True, "duplicate": not new})
 
 

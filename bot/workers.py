@@ -18,6 +18,7 @@ from bot.blocks import escape
 from bot.blocks.alerts import DIGEST_MAX_ITEMS, build_digest
 from bot.deps import Deps
 from bot.event_router import EventContext, EventRouter
+from bot.logs import correlation_id
 from storage import events as event_store
 from storage import outbox
 from storage.models import OutboxMessage
@@ -132,8 +133,9 @@ class EventWorker:
         return 1
 
     async def _dispatch(self, session: AsyncSession, payload: str, now: float) -> None:
-        ctx = EventContext(self.deps, session, json.loads(payload), now)
-        await self.router.dispatch(ctx)
+        event = json.loads(payload)
+        correlation_id.set(str(event.get("id")))
+        await self.router.dispatch(EventContext(self.deps, session, event, now))
 
     async def _record_failure(
         self, event_id: str, event_type: str, attempts: int, exc: Exception
@@ -230,6 +232,7 @@ class OutboxSender:
                     )
                     return 0
         ids = [_id(r) for r in chosen]
+        correlation_id.set(head.key)
         try:
             try:
                 ts = await self._send(chosen, parent_ts)

@@ -15,7 +15,14 @@ import pytest
 from tests.fakes.slack import FakeSlack
 from tests.fakes.stripe import FakeStripe
 from tests.process import BotProcess, bot_env, free_port
-from tests.support import event, signed
+from tests.support import (
+    BOT_TOKEN,
+    SIGNING_SECRET,
+    STRIPE_KEY,
+    WEBHOOK_SECRET,
+    event,
+    signed,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -179,3 +186,30 @@ async def test_sigkill_after_200s_loses_no_alert(
 
 def ids_in(args: dict[str, object]) -> list[str]:
     return sorted(set(re.findall(r"evt_T\d+", json.dumps(args))))
+
+
+async def test_json_logs_name_the_request_or_event_and_hold_no_secret(
+    bot_process: Starter, fake_slack: FakeSlack, db_url: str, tmp_path: Path
+) -> None:
+    if not db_url.startswith("sqlite"):
+        pytest.skip("logging does not depend on the database")
+    bot = bot_process(LOG_FORMAT="json", LOG_LEVEL="DEBUG")
+    await bot.start()
+    evt = event("charge.succeeded")
+    body, headers = signed(evt)
+    assert (await bot.post("/stripe/webhook", body, headers))[0] == 200
+    await fake_slack.wait_for_calls("chat.postMessage", 1, timeout=20)
+    assert (await bot.post("/stripe/webhook", body + b" ", headers))[0] == 400
+    bot.stop()
+
+    lines = [json.loads(line) for line in bot.output().splitlines() if line.strip()]
+    assert lines, "the bot logged nothing"
+    assert all({"time", "level", "message", "correlation_id"} <= set(x) for x in lines)
+    about_event = [x for x in lines if x["correlation_id"] == evt["id"]]
+    assert any("stored" in x["message"] for x in about_event)
+    rejected = [x for x in lines if "rejected a Stripe webhook" in x["message"]]
+    assert rejected
+    assert rejected[0]["correlation_id"].startswith("req_")
+    text = bot.output()
+    for secret in (BOT_TOKEN, SIGNING_SECRET, WEBHOOK_SECRET, STRIPE_KEY):
+        assert secret not in text
