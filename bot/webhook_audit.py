@@ -40,8 +40,10 @@ def is_ours(url: str, public_url: str | None) -> bool:
 
 def report_for(endpoint: dict[str, Any], public_url: str | None) -> EndpointReport:
     enabled = set(endpoint.get("enabled_events") or [])
-    missing = () if "*" in enabled else tuple(
-        e for e in RECOMMENDED_EVENTS if e not in enabled
+    missing = (
+        ()
+        if "*" in enabled
+        else tuple(e for e in RECOMMENDED_EVENTS if e not in enabled)
     )
     url = str(endpoint.get("url") or "")
     return EndpointReport(
