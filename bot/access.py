@@ -12,13 +12,11 @@ from bot.deps import Deps
 log = logging.getLogger(__name__)
 
 _GROUP_TTL_SECONDS = 300.0
-_group_cache: dict[tuple[int, str], tuple[float, frozenset[str]]] = {}
 
 
 async def usergroup_members(deps: Deps, usergroup: str) -> frozenset[str]:
     """Members of a Slack user group, cached briefly; empty if Slack says no."""
-    key = (id(deps), usergroup)
-    cached = _group_cache.get(key)
+    cached = deps.group_cache.get(usergroup)
     if cached is not None and time.monotonic() - cached[0] < _GROUP_TTL_SECONDS:
         return cached[1]
     try:
@@ -27,7 +25,7 @@ async def usergroup_members(deps: Deps, usergroup: str) -> frozenset[str]:
         log.error("cannot read user group %s: %s", usergroup, exc.response.get("error"))
         return frozenset()
     members = frozenset(str(u) for u in resp.get("users") or [])
-    _group_cache[key] = (time.monotonic(), members)
+    deps.group_cache[usergroup] = (time.monotonic(), members)
     return members
 
 

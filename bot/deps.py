@@ -37,6 +37,8 @@ class Deps:
     metrics: Metrics
     clock: Clock = field(default_factory=SystemClock)
     wake: Wakeups = field(default_factory=Wakeups)
+    # Slack user group -> (when read, members): who may approve, briefly cached.
+    group_cache: dict[str, tuple[float, frozenset[str]]] = field(default_factory=dict)
     # Names this process in row claims, so a restarted one is a new claimant.
     instance_id: str = field(
         default_factory=lambda: (

@@ -77,7 +77,10 @@ def missing_permission(exc: stripe.StripeError) -> str | None:
 
 
 def describe_error(exc: stripe.StripeError) -> str:
-    """A sentence for Slack: what Stripe said, never a key or a stack."""
+    """A sentence for Slack: what Stripe said, never a key or a stack.
+
+    Plain text that may quote Stripe: escape it where it goes into mrkdwn.
+    """
     permission = missing_permission(exc)
     if permission is not None:
         name = PERMISSION_NAMES.get(permission, permission)

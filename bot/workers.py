@@ -47,8 +47,11 @@ class WorkerPolicy:
 
 
 async def _wait(event: asyncio.Event, seconds: float) -> None:
+    # Not wait_for: on Python 3.11 it swallows a cancel that arrives as the
+    # event is set, and the worker then never stops (shutdown hangs).
     with contextlib.suppress(TimeoutError):
-        await asyncio.wait_for(event.wait(), seconds)
+        async with asyncio.timeout(seconds):
+            await event.wait()
     event.clear()
 
 

@@ -24,11 +24,11 @@ class StripeEvent(SQLModel, table=True):
     payload: str = Field(sa_type=Text)
     received_at: float
     # pending -> processed; failures stay pending with a later next_attempt_at.
+    # The worker holds due rows with a row lock for its transaction (SKIP
+    # LOCKED), so there is no claim column: a crash releases them by itself.
     status: str = Field(default="pending", max_length=16)
     attempts: int = 0
     next_attempt_at: float = 0.0
-    claimed_by: str | None = Field(default=None, max_length=64)
-    claimed_until: float | None = None
     last_error: str | None = Field(default=None, sa_type=Text)
     processed_at: float | None = None
 
@@ -100,6 +100,16 @@ class RefundRequest(SQLModel, table=True):
     failure_message: str | None = Field(default=None, sa_type=Text)
     message_key: str | None = Field(default=None, max_length=255)
     stripe_attempts: int = 0
+    # When the first Stripe call was made: past Stripe's 24 h idempotency window
+    # a retry looks for the refund by metadata instead of trusting the key.
+    first_attempt_at: float | None = None
+    # Lease and backoff of the next Stripe attempt for an `approved` request.
+    next_attempt_at: float | None = None
+    last_error: str | None = Field(default=None, sa_type=Text)
+    # `created` of the newest Stripe event (or refund) whose status we took.
+    refund_status_at: int | None = Field(default=None, sa_type=BigInteger)
+    refund_reference: str | None = Field(default=None, max_length=255)  # the ARN
+    refund_reference_status: str | None = Field(default=None, max_length=32)
 
     __table_args__ = (Index("ix_refund_request_status", "status", "expires_at"),)
 
@@ -145,10 +155,28 @@ class Dispute(SQLModel, table=True):
     staged_evidence: dict[str, Any] = Field(
         default_factory=dict, sa_column=Column(JSON)
     )
+    # Files attached through the bot, by evidence field: {"id", "name", "size"}.
+    evidence_files: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON))
+    # Bumped by every save through the bot; part of the staging idempotency key,
+    # so saving A, then B, then A again sends A a second time.
+    evidence_revision: int = 0
+    # From the charge, when we have seen it expanded; `customer_checked` once
+    # we have (a guest checkout has no customer, so None alone says nothing).
+    customer_id: str | None = Field(default=None, max_length=255)
+    customer_name: str | None = Field(default=None, sa_type=Text)
+    customer_email: str | None = Field(default=None, sa_type=Text)
+    customer_checked: bool = False
     taken_by: str | None = Field(default=None, max_length=32)
+    # Set by a conditional UPDATE before the Stripe call: one submission (or one
+    # acceptance) per dispute, however many people click.
     submitted_by: str | None = Field(default=None, max_length=32)
     submitted_at: float | None = None
+    accepted_by: str | None = Field(default=None, max_length=32)
+    accepted_at: float | None = None
     alert_key: str | None = Field(default=None, max_length=255)
+    alert_channel: str | None = Field(default=None, max_length=64)
+    # The Stripe event the alert was posted for; its card names it, like every alert.
+    alert_event: str | None = Field(default=None, max_length=255)
     updated_at: float
 
     __table_args__ = (Index("ix_dispute_open", "status", "due_by"),)

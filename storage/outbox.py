@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import ColumnElement, func, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -84,6 +86,50 @@ async def enqueue_update(
             "created_at": now,
         },
     )
+
+
+@dataclass(frozen=True)
+class Queued:
+    """One new message for `enqueue_many`: a post, or a thread reply."""
+
+    key: str
+    channel: str
+    text: str
+    blocks: list[dict[str, Any]] | None = None
+    thread_key: str | None = None
+    reply_broadcast: bool = False
+
+
+async def enqueue_many(
+    session: AsyncSession, *, messages: Sequence[Queued], now: float
+) -> None:
+    """Queue many posts in one executemany (a scan's reminders); keys that
+    exist already are skipped, as with `enqueue`."""
+    if not messages:
+        return
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    rows = [
+        {
+            "key": m.key,
+            "kind": "post",
+            "channel": m.channel,
+            "text": m.text,
+            "blocks": m.blocks,
+            "digest_line": None,
+            "thread_key": m.thread_key,
+            "reply_broadcast": m.reply_broadcast,
+            "status": PENDING,
+            "attempts": 0,
+            "next_attempt_at": 0.0,
+            "created_at": now,
+        }
+        for m in messages
+    ]
+    # The table, not the entity: a plain executemany, without the ORM's
+    # per-row bookkeeping (thousands of reminders in one scan).
+    table = OutboxMessage.metadata.tables[OutboxMessage.__tablename__]
+    await session.execute(insert(table).on_conflict_do_nothing(), rows)
 
 
 def _due(now: float) -> list[ColumnElement[bool]]:

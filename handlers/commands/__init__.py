@@ -62,7 +62,8 @@ class Subcommands:
 
 def help_text(subcommands: Subcommands) -> str:
     lines = ["*`/stripe` commands*"]
-    lines += [f"• `/stripe {s.usage}`: {s.summary}" for s in subcommands.all()]
+    # Usages name their arguments as <…>, which Slack would read as links.
+    lines += [f"• `/stripe {escape(s.usage)}`: {s.summary}" for s in subcommands.all()]
     lines.append("• `/stripe help`: this list")
     return "\n".join(lines)
 

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-27 00:29:37.220440
+Create Date: 2026-11-27 01:15:05.132728
 """
 
 from collections.abc import Sequence
@@ -71,6 +71,14 @@ def upgrade() -> None:
         sa.Column("has_evidence", sa.Boolean(), nullable=False),
         sa.Column("stripe_evidence", sa.JSON(), nullable=True),
         sa.Column("staged_evidence", sa.JSON(), nullable=True),
+        sa.Column("evidence_files", sa.JSON(), nullable=True),
+        sa.Column("evidence_revision", sa.Integer(), nullable=False),
+        sa.Column(
+            "customer_id", sqlmodel.sql.sqltypes.AutoString(length=255), nullable=True
+        ),
+        sa.Column("customer_name", sa.Text(), nullable=True),
+        sa.Column("customer_email", sa.Text(), nullable=True),
+        sa.Column("customer_checked", sa.Boolean(), nullable=False),
         sa.Column(
             "taken_by", sqlmodel.sql.sqltypes.AutoString(length=32), nullable=True
         ),
@@ -79,7 +87,17 @@ def upgrade() -> None:
         ),
         sa.Column("submitted_at", sa.Float(), nullable=True),
         sa.Column(
+            "accepted_by", sqlmodel.sql.sqltypes.AutoString(length=32), nullable=True
+        ),
+        sa.Column("accepted_at", sa.Float(), nullable=True),
+        sa.Column(
             "alert_key", sqlmodel.sql.sqltypes.AutoString(length=255), nullable=True
+        ),
+        sa.Column(
+            "alert_channel", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=True
+        ),
+        sa.Column(
+            "alert_event", sqlmodel.sql.sqltypes.AutoString(length=255), nullable=True
         ),
         sa.Column("updated_at", sa.Float(), nullable=False),
         sa.PrimaryKeyConstraint("id"),
@@ -206,6 +224,20 @@ def upgrade() -> None:
             "message_key", sqlmodel.sql.sqltypes.AutoString(length=255), nullable=True
         ),
         sa.Column("stripe_attempts", sa.Integer(), nullable=False),
+        sa.Column("first_attempt_at", sa.Float(), nullable=True),
+        sa.Column("next_attempt_at", sa.Float(), nullable=True),
+        sa.Column("last_error", sa.Text(), nullable=True),
+        sa.Column("refund_status_at", sa.BigInteger(), nullable=True),
+        sa.Column(
+            "refund_reference",
+            sqlmodel.sql.sqltypes.AutoString(length=255),
+            nullable=True,
+        ),
+        sa.Column(
+            "refund_reference_status",
+            sqlmodel.sql.sqltypes.AutoString(length=32),
+            nullable=True,
+        ),
         sa.PrimaryKeyConstraint("id"),
         sa.UniqueConstraint("idempotency_key"),
     )
@@ -233,10 +265,6 @@ def upgrade() -> None:
         ),
         sa.Column("attempts", sa.Integer(), nullable=False),
         sa.Column("next_attempt_at", sa.Float(), nullable=False),
-        sa.Column(
-            "claimed_by", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=True
-        ),
-        sa.Column("claimed_until", sa.Float(), nullable=True),
         sa.Column("last_error", sa.Text(), nullable=True),
         sa.Column("processed_at", sa.Float(), nullable=True),
         sa.PrimaryKeyConstraint("id"),
