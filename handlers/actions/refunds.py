@@ -1,11 +1,130 @@
-"""Refunds: Slack actions listeners."""
+"""Refunds: the Approve, Deny… and Refund… buttons.
+
+Each acks first. Approve does its work (and every Stripe call) in a lazy
+listener; Deny… and Refund… open their modal from the ack function, with data
+the click carries, because Slack's trigger_id lasts only 3 seconds.
+"""
 
 from __future__ import annotations
 
-from slack_bolt.async_app import AsyncApp
+import json
+import logging
+from typing import Any
 
+from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot import refunds
+from bot.blocks.refunds import (
+    APPROVE_ACTION,
+    DENY_ACTION,
+    OPEN_MODAL_ACTION,
+    deny_modal,
+    refund_modal,
+)
 from bot.deps import Deps
+from storage import refunds as store
+
+log = logging.getLogger(__name__)
+
+_OOPS = (
+    "Sorry, that failed on our side; nothing was changed. Try again, and tell an "
+    "admin if it keeps failing."
+)
+
+
+def _request_id(body: dict[str, Any]) -> int | None:
+    try:
+        return int(body["actions"][0]["value"])
+    except (KeyError, IndexError, TypeError, ValueError):
+        return None
+
+
+async def _tell(respond: AsyncRespond, text: str) -> None:
+    await respond(text=text, response_type="ephemeral", replace_original=False)
 
 
 def register(app: AsyncApp, deps: Deps) -> None:
     """Register this module's listeners."""
+
+    async def ack_at_once(ack: AsyncAck) -> None:
+        """Ack the click; the work follows in the lazy listener."""
+        await ack()
+
+    async def approve_clicked(body: dict[str, Any], respond: AsyncRespond) -> None:
+        """Approve: who may is checked here, at every click; then the refund."""
+        request_id = _request_id(body)
+        if request_id is None:
+            return
+        try:
+            message = await refunds.approve(
+                deps, request_id=request_id, user_id=str(body["user"]["id"])
+            )
+        except Exception:
+            log.exception("approving refund request %s failed", request_id)
+            message = _OOPS
+        if message:
+            await _tell(respond, message)
+
+    app.action(APPROVE_ACTION)(ack=ack_at_once, lazy=[approve_clicked])
+
+    async def deny_clicked(
+        ack: AsyncAck,
+        body: dict[str, Any],
+        client: AsyncWebClient,
+        respond: AsyncRespond,
+    ) -> None:
+        """Deny…: ask the manager why, in a modal (no Stripe call needed)."""
+        await ack()
+        request_id = _request_id(body)
+        if request_id is None:
+            return
+        user_id = str(body["user"]["id"])
+        refusal = await refunds.deny_check(deps, request_id=request_id, user_id=user_id)
+        if refusal is not None:
+            await _tell(respond, refusal)
+            return
+        async with deps.sessions() as session:
+            req = await store.get_request(session, request_id=request_id)
+        assert req is not None
+        metadata = {"r": request_id, "u": body.get("response_url")}
+        await client.views_open(
+            trigger_id=body["trigger_id"],
+            view=deny_modal(req, private_metadata=metadata),
+        )
+
+    app.action(DENY_ACTION)(deny_clicked)
+
+    async def refund_clicked(
+        ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient
+    ) -> None:
+        """Refund… beside a payment: the request modal, filled from the button."""
+        await ack()
+        try:
+            value = json.loads(body["actions"][0]["value"])
+            payment_id, currency = str(value["p"]), str(value["c"])
+            remaining = int(value["r"]) if value.get("r") is not None else None
+        except (KeyError, IndexError, TypeError, ValueError):
+            log.warning("a Refund… button without a usable value")
+            return
+        channel = (body.get("channel") or {}).get("id") or (
+            body.get("container") or {}
+        ).get("channel_id")
+        metadata = {
+            "p": payment_id,
+            "c": currency,
+            "r": remaining,
+            "ch": channel,
+            "u": body.get("response_url"),
+        }
+        await client.views_open(
+            trigger_id=body["trigger_id"],
+            view=refund_modal(
+                payment_id=payment_id,
+                currency=currency,
+                remaining=remaining,
+                private_metadata=metadata,
+            ),
+        )
+
+    app.action(OPEN_MODAL_ACTION)(refund_clicked)

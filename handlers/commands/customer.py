@@ -4,9 +4,46 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+import stripe
+
+from bot.blocks import escape
+from bot.blocks.customer import customer_answer, malformed, not_found
+from bot.stripe_api import describe_error
+from bot.stripe_lookup import LookupKind, customer_lookup, parse_query
+
 if TYPE_CHECKING:
-    from handlers.commands import Subcommands
+    from handlers.commands import CommandContext, Subcommands
+
+_KINDS: frozenset[LookupKind] = frozenset(
+    {"email", "customer", "payment_intent", "charge"}
+)
+
+
+async def run_customer(ctx: CommandContext) -> None:
+    """Look a customer up by email or ID and answer only the asker."""
+    query = parse_query(ctx.args, allowed=_KINDS)
+    if query is None:
+        await ctx.reply(malformed(ctx.args))
+        return
+    try:
+        lookup = await customer_lookup(ctx.deps, query)
+    except stripe.StripeError as exc:
+        await ctx.reply(
+            f"Stripe did not give me the customer: {escape(describe_error(exc))}"
+        )
+        return
+    if lookup.empty:
+        await ctx.reply(not_found(query.value))
+        return
+    text, blocks = customer_answer(lookup)
+    await ctx.reply(text, blocks)
 
 
 def register(subcommands: Subcommands) -> None:
     """Add this module's sub-commands."""
+    subcommands.add(
+        "customer",
+        "customer <email | cus_… | pi_… | ch_…>",
+        "the customer, saved payment methods, recent payments, open disputes",
+        run_customer,
+    )

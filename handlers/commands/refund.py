@@ -4,9 +4,75 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+import stripe
+
+from bot.blocks import escape
+from bot.blocks.refunds import refunds_answer
+from bot.refunds import Refused, parse_refund_args, request_refund
+from bot.stripe_api import describe_error
+from bot.stripe_lookup import LookupKind, parse_query, refunds_lookup
+
 if TYPE_CHECKING:
-    from handlers.commands import Subcommands
+    from handlers.commands import CommandContext, Subcommands
+
+_REFUNDS_USAGE = (
+    "Write it as `/stripe refunds &lt;pi_… | ch_… | re_…&gt;`, e.g. "
+    "`/stripe refunds pi_3Abc…`."
+)
+_KINDS: frozenset[LookupKind] = frozenset({"payment_intent", "charge", "refund"})
+
+
+async def run_refund(ctx: CommandContext) -> None:
+    """Check the payment, then ask the approvers; nothing is refunded yet."""
+    try:
+        args = parse_refund_args(ctx.args)
+        answer = await request_refund(
+            ctx.deps, user_id=ctx.user_id, channel_id=ctx.channel_id, args=args
+        )
+    except Refused as exc:
+        await ctx.reply(f":no_entry_sign: {exc}")
+        return
+    except stripe.StripeError as exc:
+        await ctx.reply(f"Nothing was requested: {escape(describe_error(exc))}")
+        return
+    await ctx.reply(answer)
+
+
+async def run_refunds(ctx: CommandContext) -> None:
+    """Every refund of a payment, with the ARN worded for the customer's bank."""
+    query = parse_query(ctx.args, allowed=_KINDS)
+    if query is None:
+        what = f"`{escape(ctx.args)}` is not" if ctx.args else "That needs"
+        await ctx.reply(f"{what} a payment or refund ID. {_REFUNDS_USAGE}")
+        return
+    try:
+        found = await refunds_lookup(ctx.deps, query)
+    except stripe.StripeError as exc:
+        await ctx.reply(
+            f"Stripe did not give me the refunds: {escape(describe_error(exc))}"
+        )
+        return
+    if found is None:
+        await ctx.reply(
+            f"Stripe has nothing with the ID `{escape(query.value)}`. {_REFUNDS_USAGE}"
+        )
+        return
+    text, blocks = refunds_answer(found)
+    await ctx.reply(text, blocks)
 
 
 def register(subcommands: Subcommands) -> None:
     """Add this module's sub-commands."""
+    subcommands.add(
+        "refund",
+        "refund <pi_… | ch_…> [amount] [reason]",
+        "ask a manager to approve a refund (amount in the payment's currency; "
+        "empty: all that is left)",
+        run_refund,
+    )
+    subcommands.add(
+        "refunds",
+        "refunds <pi_… | ch_… | re_…>",
+        "refunds with their status and the ARN for the customer's bank",
+        run_refunds,
+    )

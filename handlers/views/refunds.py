@@ -1,11 +1,186 @@
-"""Refunds: Slack views listeners."""
+"""Refunds: the request modal and the deny modal.
+
+What needs no Stripe call (the amount's form, the deny reason) is checked in
+the ack, so Slack shows the error beside the field; what needs Stripe runs
+after the ack and answers by the response_url of the click that opened the
+modal (or, without one, by DM through the outbox).
+"""
 
 from __future__ import annotations
 
-from slack_bolt.async_app import AsyncApp
+import json
+import logging
+import uuid
+from typing import Any
 
+import stripe
+from slack_bolt.async_app import AsyncAck, AsyncApp
+from slack_sdk.webhook.async_client import AsyncWebhookClient
+
+from bot import refunds
+from bot.access import is_support
+from bot.blocks import escape
+from bot.blocks.refunds import (
+    AMOUNT_INPUT,
+    DENY_CALLBACK,
+    DENY_REASON_INPUT,
+    NOTE_INPUT,
+    REASON_INPUT,
+    REQUEST_CALLBACK,
+    STRIPE_REASONS,
+)
 from bot.deps import Deps
+from bot.money import AmountError, format_amount, parse_amount
+from bot.stripe_api import describe_error
+from storage import outbox
+
+log = logging.getLogger(__name__)
+
+
+def _metadata(view: dict[str, Any]) -> dict[str, Any]:
+    try:
+        data = json.loads(view.get("private_metadata") or "{}")
+    except ValueError:
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _value(view: dict[str, Any], block: str) -> str | None:
+    state = ((view.get("state") or {}).get("values") or {}).get(block, {}).get(block)
+    if not isinstance(state, dict):
+        return None
+    option = state.get("selected_option")
+    raw = option.get("value") if isinstance(option, dict) else state.get("value")
+    return raw.strip() or None if isinstance(raw, str) else None
+
+
+def request_form(view: dict[str, Any]) -> tuple[refunds.RefundArgs, dict[str, str]]:
+    """The request the modal describes, and errors by field (empty if none)."""
+    meta = _metadata(view)
+    currency = str(meta.get("c") or "usd")
+    amount_text = _value(view, AMOUNT_INPUT)
+    reason = _value(view, REASON_INPUT)
+    errors: dict[str, str] = {}
+    if amount_text is not None:
+        try:
+            amount = parse_amount(amount_text, currency)
+        except AmountError as exc:
+            errors[AMOUNT_INPUT] = str(exc)
+        else:
+            left = meta.get("r")
+            if isinstance(left, int) and amount > left:
+                errors[AMOUNT_INPUT] = (
+                    f"Only {format_amount(left, currency)} is left to refund."
+                )
+    if reason is not None and reason not in STRIPE_REASONS:
+        errors[REASON_INPUT] = "Pick one of the reasons in the list."
+    args = refunds.RefundArgs(
+        payment_id=str(meta.get("p") or ""),
+        amount_text=amount_text,
+        reason=reason,
+        note=_value(view, NOTE_INPUT),
+    )
+    return args, errors
+
+
+async def _answer(deps: Deps, *, user_id: str, response_url: object, text: str) -> None:
+    """Tell the person who submitted: where they clicked, else by DM."""
+    if isinstance(response_url, str) and response_url:
+        try:
+            await AsyncWebhookClient(response_url).send(
+                text=text, response_type="ephemeral", replace_original=False
+            )
+            return
+        except Exception as exc:
+            log.warning("response_url failed (%s); sending a DM", type(exc).__name__)
+    async with deps.sessions() as session, session.begin():
+        await outbox.enqueue(
+            session,
+            key=f"notice:{uuid.uuid4().hex}",
+            channel=user_id,
+            text=text,
+            now=deps.clock.now(),
+        )
+    deps.wake.outbox.set()
 
 
 def register(app: AsyncApp, deps: Deps) -> None:
     """Register this module's listeners."""
+
+    async def ack_request(ack: AsyncAck, view: dict[str, Any]) -> None:
+        """Show form errors beside their fields; else close the modal."""
+        _, errors = request_form(view)
+        if errors:
+            await ack(response_action="errors", errors=errors)
+        else:
+            await ack()
+
+    async def submit_request(body: dict[str, Any], view: dict[str, Any]) -> None:
+        """Check the payment in Stripe and ask the approvers."""
+        args, errors = request_form(view)
+        if errors or not args.payment_id:
+            return
+        meta = _metadata(view)
+        user_id = str(body["user"]["id"])
+        if not await is_support(deps, user_id):
+            # The modal can be submitted by anyone who crafts the request.
+            await _answer(
+                deps,
+                user_id=user_id,
+                response_url=meta.get("u"),
+                text="Only the support team can ask for refunds. Nothing was "
+                "requested.",
+            )
+            return
+        try:
+            text = await refunds.request_refund(
+                deps,
+                user_id=user_id,
+                channel_id=meta.get("ch") if isinstance(meta.get("ch"), str) else None,
+                args=args,
+            )
+        except refunds.Refused as exc:
+            text = f":no_entry_sign: {exc}"
+        except stripe.StripeError as exc:
+            text = f"Nothing was requested: {escape(describe_error(exc))}"
+        except Exception:
+            log.exception("refund request from the modal failed")
+            text = (
+                "Sorry, the refund request failed on our side; nothing was "
+                f"requested for `{escape(args.payment_id)}`. Try again."
+            )
+        await _answer(deps, user_id=user_id, response_url=meta.get("u"), text=text)
+
+    app.view(REQUEST_CALLBACK)(ack=ack_request, lazy=[submit_request])
+
+    async def ack_deny(ack: AsyncAck, view: dict[str, Any]) -> None:
+        """A denial needs a reason the requester can read."""
+        if _value(view, DENY_REASON_INPUT) is None:
+            await ack(
+                response_action="errors",
+                errors={DENY_REASON_INPUT: "Say why, for the person who asked."},
+            )
+        else:
+            await ack()
+
+    async def submit_deny(body: dict[str, Any], view: dict[str, Any]) -> None:
+        """Deny the request (a manager only, checked again here)."""
+        reason = _value(view, DENY_REASON_INPUT)
+        meta = _metadata(view)
+        request_id = meta.get("r")
+        if reason is None or not isinstance(request_id, int):
+            return
+        user_id = str(body["user"]["id"])
+        try:
+            message = await refunds.deny(
+                deps, request_id=request_id, user_id=user_id, reason=reason
+            )
+        except Exception:
+            log.exception("denying refund request %s failed", request_id)
+            message = "Sorry, denying failed on our side; nothing was changed."
+        if message:
+            await _answer(
+                deps, user_id=user_id, response_url=meta.get("u"), text=message
+            )
+
+    app.view(DENY_CALLBACK)(ack=ack_deny, lazy=[submit_deny])
