@@ -1,11 +1,157 @@
-"""Disputes: Slack actions listeners."""
+"""Disputes: the buttons on a dispute card (Edit, Submit, Accept, Take)."""
 
 from __future__ import annotations
 
-from slack_bolt.async_app import AsyncApp
+import logging
+from typing import Any
 
+from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
+from slack_sdk.errors import SlackApiError
+
+from bot import disputes
+from bot.access import is_manager, is_support
+from bot.blocks import disputes as blocks
 from bot.deps import Deps
+
+log = logging.getLogger(__name__)
+
+
+def _dispute_id(body: dict[str, Any]) -> str:
+    return str(body["actions"][0]["value"])
+
+
+def _user(body: dict[str, Any]) -> str:
+    return str(body["user"]["id"])
+
+
+async def _show(deps: Deps, body: dict[str, Any], title: str, text: str) -> None:
+    try:
+        await deps.slack.views_open(
+            trigger_id=body["trigger_id"], view=blocks.info_modal(title, text)
+        )
+    except SlackApiError as exc:
+        log.warning("could not open a modal: %s", exc.response.get("error"))
 
 
 def register(app: AsyncApp, deps: Deps) -> None:
     """Register this module's listeners."""
+
+    async def edit_evidence(ack: AsyncAck, body: dict[str, Any]) -> None:
+        """Open the evidence form: a loading modal at once, then the form."""
+        await ack()
+        title = "Dispute evidence"
+        if not await is_support(deps, _user(body)):
+            await _show(deps, body, title, blocks.ONLY_SUPPORT)
+            return
+        # The trigger is good for 3 s: open now, fill in after Stripe answers.
+        opened = await deps.slack.views_open(
+            trigger_id=body["trigger_id"],
+            view=blocks.loading_modal(
+                title, "Reading the dispute and its payment from Stripe…"
+            ),
+        )
+        dispute_id = _dispute_id(body)
+        try:
+            draft = await disputes.open_evidence(deps, dispute_id)
+            view = blocks.evidence_modal(
+                draft.row,
+                fields=draft.fields,
+                values=draft.values,
+                files=draft.files,
+                now=deps.clock.now(),
+                notice=draft.notice,
+            )
+        except disputes.NotAnswerable as exc:
+            view = blocks.info_modal(title, str(exc))
+        await deps.slack.views_update(view_id=opened["view"]["id"], view=view)
+
+    async def submit_evidence(ack: AsyncAck, body: dict[str, Any]) -> None:
+        """Ask for confirmation, showing what is still missing."""
+        await ack()
+        title = "Submit evidence"
+        if not await is_support(deps, _user(body)):
+            await _show(deps, body, title, blocks.ONLY_SUPPORT)
+            return
+        dispute_id = _dispute_id(body)
+        row = await disputes.load(deps, dispute_id)
+        if row is None:
+            await _show(deps, body, title, blocks.unknown_dispute(dispute_id))
+            return
+        blocked = blocks.answer_blocked(row)
+        if blocked is not None:
+            await _show(deps, body, title, blocked)
+            return
+        await deps.slack.views_open(
+            trigger_id=body["trigger_id"],
+            view=blocks.submit_modal(
+                row,
+                missing=disputes.missing(row.reason, row.stripe_evidence),
+                fields=disputes.EVIDENCE_FIELDS,
+                now=deps.clock.now(),
+            ),
+        )
+
+    async def accept_dispute(ack: AsyncAck, body: dict[str, Any]) -> None:
+        """Managers only: ask for confirmation before conceding the money."""
+        await ack()
+        title = "Accept dispute"
+        if not await is_manager(deps, _user(body)):
+            await _show(deps, body, title, blocks.only_managers(deps.settings))
+            return
+        dispute_id = _dispute_id(body)
+        row = await disputes.load(deps, dispute_id)
+        if row is None:
+            await _show(deps, body, title, blocks.unknown_dispute(dispute_id))
+            return
+        blocked = blocks.answer_blocked(row)
+        if blocked is not None:
+            await _show(deps, body, title, blocked)
+            return
+        await deps.slack.views_open(
+            trigger_id=body["trigger_id"],
+            view=blocks.accept_modal(row, now=deps.clock.now()),
+        )
+
+    async def take_dispute(
+        ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond
+    ) -> None:
+        """Claim the dispute: its reminders mention whoever took it."""
+        await ack()
+        user = _user(body)
+        if not await is_support(deps, user):
+            await respond(
+                text=blocks.ONLY_SUPPORT,
+                response_type="ephemeral",
+                replace_original=False,
+            )
+            return
+        dispute_id = _dispute_id(body)
+        taken = await disputes.take(deps, dispute_id=dispute_id, user_id=user)
+        if taken.row is None:
+            await respond(
+                text=blocks.unknown_dispute(dispute_id),
+                response_type="ephemeral",
+                replace_original=False,
+            )
+            return
+        if not taken.taken:
+            await respond(
+                text=blocks.answer_blocked(taken.row) or "This dispute is closed.",
+                response_type="ephemeral",
+                replace_original=False,
+            )
+            return
+        if body.get("container", {}).get("is_ephemeral"):
+            # `/stripe dispute` answers only the asker: refresh that copy too.
+            row = taken.row
+            text, card = blocks.lookup_reply(
+                [(row, disputes.checklist(row.reason, row.stripe_evidence))],
+                disputes.EVIDENCE_FIELDS,
+                now=deps.clock.now(),
+            )
+            await respond(text=text, blocks=card, replace_original=True)
+
+    app.action(blocks.ACTION_EDIT)(edit_evidence)
+    app.action(blocks.ACTION_SUBMIT)(submit_evidence)
+    app.action(blocks.ACTION_ACCEPT)(accept_dispute)
+    app.action(blocks.ACTION_TAKE)(take_dispute)

@@ -2,11 +2,78 @@
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING
 
+import stripe
+
+from bot import disputes
+from bot.blocks import disputes as blocks
+from bot.blocks import escape
+
 if TYPE_CHECKING:
-    from handlers.commands import Subcommands
+    from handlers.commands import CommandContext, Subcommands
+
+_LOOKUP_ID = re.compile(r"(?:dp|du|ch|pi)_[A-Za-z0-9]+")
+_USAGE = (
+    "Give a dispute, charge or PaymentIntent ID: `/stripe dispute dp_…`, "
+    "`/stripe dispute ch_…` or `/stripe dispute pi_…`."
+)
+
+
+async def dispute(ctx: CommandContext) -> None:
+    """One dispute (or a payment's disputes): deadline, evidence, buttons."""
+    object_id = ctx.args.split()[0] if ctx.args else ""
+    if not _LOOKUP_ID.fullmatch(object_id):
+        await ctx.reply(_USAGE)
+        return
+    try:
+        rows = await disputes.lookup(ctx.deps, object_id)
+    except stripe.InvalidRequestError as exc:
+        if exc.code == "resource_missing":
+            await ctx.reply(f"Stripe has no dispute `{escape(object_id)}`.")
+            return
+        await ctx.reply(blocks.stripe_error(exc))
+        return
+    except stripe.StripeError as exc:
+        await ctx.reply(blocks.stripe_error(exc))
+        return
+    if not rows:
+        await ctx.reply(f"No dispute on `{escape(object_id)}`.")
+        return
+    now = ctx.deps.clock.now()
+    text, reply = blocks.lookup_reply(
+        [(row, disputes.checklist(row.reason, row.stripe_evidence)) for row in rows],
+        disputes.EVIDENCE_FIELDS,
+        now=now,
+    )
+    await ctx.reply(text, reply)
+
+
+async def dispute_list(ctx: CommandContext) -> None:
+    """Disputes waiting for an answer, soonest deadline first."""
+    rows, total, in_review = await disputes.answerable(ctx.deps, limit=blocks.LIST_MAX)
+    text, reply = blocks.dispute_list(
+        [(row, disputes.checklist(row.reason, row.stripe_evidence)) for row in rows],
+        total=total,
+        in_review=in_review,
+        now=ctx.deps.clock.now(),
+    )
+    await ctx.reply(text, reply)
 
 
 def register(subcommands: Subcommands) -> None:
     """Add this module's sub-commands."""
+    subcommands.add(
+        "dispute",
+        "dispute <dp_… | ch_… | pi_…>",
+        "a dispute: deadline, evidence so far, and buttons to edit evidence, "
+        "submit it, or accept the dispute",
+        dispute,
+    )
+    subcommands.add(
+        "disputes",
+        "disputes",
+        "open disputes, soonest deadline first",
+        dispute_list,
+    )

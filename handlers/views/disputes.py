@@ -1,11 +1,257 @@
-"""Disputes: Slack views listeners."""
+"""Disputes: the evidence form, and the submit and accept confirmations."""
 
 from __future__ import annotations
 
-from slack_bolt.async_app import AsyncApp
+import asyncio
+import logging
+import time
+from typing import Any
 
+import aiohttp
+import stripe
+from slack_bolt.async_app import AsyncAck, AsyncApp
+
+from bot import disputes
+from bot.access import is_manager, is_support
+from bot.blocks import disputes as blocks
 from bot.deps import Deps
+from bot.evidence_files import (
+    EvidenceFileError,
+    SlackFile,
+    Upload,
+    check_declared,
+    fetch_checked,
+    file_info,
+)
+
+log = logging.getLogger(__name__)
+
+# Of Slack's 3 s for a view_submission answer, what downloading files to check
+# their bytes may use; slower downloads are checked after the answer instead.
+ACK_DOWNLOAD_BUDGET = 1.5
+
+
+def _form_values(
+    view: dict[str, Any],
+) -> tuple[dict[str, str], list[tuple[str, str]]]:
+    """(text per evidence field, [(field, Slack file ID)]) from a submitted form."""
+    texts: dict[str, str] = {}
+    attached: list[tuple[str, str]] = []
+    for actions in view.get("state", {}).get("values", {}).values():
+        for name, state in actions.items():
+            if name not in disputes.EVIDENCE_FIELDS:
+                continue
+            if state.get("type") == "file_input":
+                attached += [
+                    (name, str(f["id"]))
+                    for f in state.get("files") or []
+                    if f.get("id")
+                ]
+            elif name not in disputes.FILE_FIELDS:
+                texts[name] = str(state.get("value") or "").strip()
+    return texts, attached
+
+
+async def _fetch(
+    deps: Deps, files: list[tuple[str, SlackFile]]
+) -> tuple[list[Upload], dict[str, str]]:
+    """Download and check each file: (uploads, error per field)."""
+    uploads: list[Upload] = []
+    errors: dict[str, str] = {}
+    async with aiohttp.ClientSession() as http:
+        for name, file in files:
+            try:
+                uploads.append(await fetch_checked(deps, name, file, http))
+            except EvidenceFileError as exc:
+                errors[name] = str(exc)
+            except (aiohttp.ClientError, TimeoutError):
+                errors[name] = (
+                    f"{file.name} could not be downloaded from Slack; attach it again."
+                )
+    return uploads, errors
 
 
 def register(app: AsyncApp, deps: Deps) -> None:
     """Register this module's listeners."""
+
+    async def save_evidence(
+        ack: AsyncAck, body: dict[str, Any], view: dict[str, Any]
+    ) -> None:
+        """Refuse files Stripe would not take, then stage the evidence after the ack."""
+        started = time.monotonic()
+        title = "Dispute evidence"
+        user, dispute_id = str(body["user"]["id"]), str(view["private_metadata"])
+        if not await is_support(deps, user):
+            await ack(
+                response_action="update",
+                view=blocks.info_modal(title, blocks.ONLY_SUPPORT),
+            )
+            return
+        texts, attached = _form_values(view)
+        errors: dict[str, str] = {}
+        files: list[tuple[str, SlackFile]] = []
+        for name, file_id in attached:
+            try:
+                file = await file_info(deps, file_id)
+                check_declared(file)
+            except EvidenceFileError as exc:
+                errors[blocks.input_block_id(name)] = str(exc)
+                continue
+            files.append((name, file))
+        # None: not downloaded yet, so checked after the ack instead.
+        uploads: list[Upload] | None = None
+        budget = ACK_DOWNLOAD_BUDGET - (time.monotonic() - started)
+        if files and not errors and budget > 0:
+            try:
+                async with asyncio.timeout(budget):
+                    uploads, refused = await _fetch(deps, files)
+            except TimeoutError:
+                pass
+            else:
+                errors = {blocks.input_block_id(n): e for n, e in refused.items()}
+        elif not files:
+            uploads = []
+        if errors:
+            await ack(response_action="errors", errors=errors)
+            return
+        row = await disputes.load(deps, dispute_id)
+        if row is None or not disputes.can_answer(row):
+            text = (
+                blocks.unknown_dispute(dispute_id)
+                if row is None
+                else blocks.answer_blocked(row) or "This dispute is closed."
+            )
+            await ack(response_action="update", view=blocks.info_modal(title, text))
+            return
+        await ack(
+            response_action="update",
+            view=blocks.loading_modal(title, "Saving the evidence on Stripe…"),
+        )
+
+        if uploads is None:
+            uploads, refused = await _fetch(deps, files)
+            if refused:
+                # Too slow to refuse in the answer: show the form again, with
+                # what was typed and why the file was refused.
+                await deps.slack.views_update(
+                    view_id=view["id"],
+                    view=blocks.evidence_modal(
+                        row,
+                        fields=disputes.modal_fields(row.reason),
+                        values=texts,
+                        files=row.evidence_files,
+                        now=deps.clock.now(),
+                        errors=refused,
+                        notice="Nothing was saved: a file was refused (see below).",
+                    ),
+                )
+                return
+        try:
+            saved = await disputes.save_evidence(
+                deps, dispute_id=dispute_id, user_id=user, texts=texts, uploads=uploads
+            )
+        except disputes.NotAnswerable as exc:
+            result = blocks.info_modal(title, str(exc))
+        except stripe.StripeError as exc:
+            result = blocks.info_modal(
+                title,
+                f":x: Stripe did not take the evidence: {blocks.stripe_error(exc)} "
+                "Nothing was submitted.",
+            )
+        else:
+            fresh = saved.row
+            result = blocks.saved_modal(
+                fresh,
+                saved=[disputes.EVIDENCE_FIELDS[n] for n in saved.fields],
+                checklist=disputes.checklist(fresh.reason, fresh.stripe_evidence),
+                now=deps.clock.now(),
+            )
+        await deps.slack.views_update(view_id=view["id"], view=result)
+
+    async def confirm_submit(
+        ack: AsyncAck, body: dict[str, Any], view: dict[str, Any]
+    ) -> None:
+        """Claim the one submission (the loser hears who won), then send it."""
+        title = "Submit evidence"
+        user, dispute_id = str(body["user"]["id"]), str(view["private_metadata"])
+        if not await is_support(deps, user):
+            await ack(
+                response_action="update",
+                view=blocks.info_modal(title, blocks.ONLY_SUPPORT),
+            )
+            return
+        if not await disputes.claim_submission(
+            deps, dispute_id=dispute_id, user_id=user
+        ):
+            row = await disputes.load(deps, dispute_id)
+            text = (
+                blocks.unknown_dispute(dispute_id)
+                if row is None
+                else blocks.answer_blocked(row) or "This dispute is closed."
+            )
+            await ack(response_action="update", view=blocks.info_modal(title, text))
+            return
+        await ack(
+            response_action="update",
+            view=blocks.loading_modal(title, "Submitting the evidence to Stripe…"),
+        )
+        try:
+            row = await disputes.submit_claimed(
+                deps, dispute_id=dispute_id, user_id=user
+            )
+        except stripe.StripeError as exc:
+            text = blocks.stripe_failed(
+                exc,
+                "the submission",
+                may_have_acted=disputes.stripe_may_have_acted(exc),
+            )
+            result = blocks.info_modal(title, text)
+        else:
+            result = blocks.info_modal("Evidence submitted", blocks.submitted_note(row))
+        await deps.slack.views_update(view_id=view["id"], view=result)
+
+    async def confirm_accept(
+        ack: AsyncAck, body: dict[str, Any], view: dict[str, Any]
+    ) -> None:
+        """Managers only, checked again here: close the dispute on Stripe."""
+        title = "Accept dispute"
+        user, dispute_id = str(body["user"]["id"]), str(view["private_metadata"])
+        if not await is_manager(deps, user):
+            await ack(
+                response_action="update",
+                view=blocks.info_modal(title, blocks.only_managers(deps.settings)),
+            )
+            return
+        if not await disputes.claim_acceptance(
+            deps, dispute_id=dispute_id, user_id=user
+        ):
+            row = await disputes.load(deps, dispute_id)
+            text = (
+                blocks.unknown_dispute(dispute_id)
+                if row is None
+                else blocks.answer_blocked(row) or "This dispute is closed."
+            )
+            await ack(response_action="update", view=blocks.info_modal(title, text))
+            return
+        await ack(
+            response_action="update",
+            view=blocks.loading_modal(title, "Closing the dispute on Stripe…"),
+        )
+        try:
+            row = await disputes.accept_claimed(
+                deps, dispute_id=dispute_id, user_id=user
+            )
+        except stripe.StripeError as exc:
+            text = blocks.stripe_failed(
+                exc,
+                "closing the dispute",
+                may_have_acted=disputes.stripe_may_have_acted(exc),
+            )
+            result = blocks.info_modal(title, text)
+        else:
+            result = blocks.info_modal("Dispute accepted", blocks.accepted_note(row))
+        await deps.slack.views_update(view_id=view["id"], view=result)
+
+    app.view(blocks.VIEW_EVIDENCE)(save_evidence)
+    app.view(blocks.VIEW_SUBMIT)(confirm_submit)
+    app.view(blocks.VIEW_ACCEPT)(confirm_accept)
