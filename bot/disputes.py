@@ -867,24 +867,31 @@ async def claim_acceptance(deps: Deps, *, dispute_id: str, user_id: str) -> bool
         )
 
 
-async def submit_claimed(deps: Deps, *, dispute_id: str, user_id: str) -> Dispute:
-    """Send the claimed submission (`submit=true`), then record who and when."""
-    row = await load(deps, dispute_id)
-    if row is None or row.submitted_by != user_id:
-        raise NotAnswerable(f"{dispute_id} is not claimed for submission by {user_id}")
-    params: Any = {"submit": True}
+async def _send_claimed(
+    deps: Deps,
+    row: Dispute,
+    user_id: str,
+    *,
+    operation: str,
+    request: Awaitable[Any],
+    release: Callable[..., Awaitable[Any]],
+    action: str,
+    details: Callable[[Dispute], dict[str, Any]],
+    note_key: str,
+    note_text: Callable[[Dispute], str],
+) -> Dispute:
+    """Send a claimed, once-only dispute call (submit or accept) and record it.
+
+    If Stripe refused it outright, the claim is released so it can be tried
+    again; if Stripe may have acted, the claim stays and the same idempotency
+    key is resent later (finish_unfinished).
+    """
     try:
-        updated = await call(
-            deps.metrics,
-            "disputes.submit",
-            deps.stripe.v1.disputes.update_async(
-                row.id, params, {"idempotency_key": submission_key(row)}
-            ),
-        )
+        updated = await call(deps.metrics, operation, request)
     except stripe.StripeError as exc:
         if not stripe_may_have_acted(exc):
             async with deps.sessions() as session, session.begin():
-                await store.release_submission(
+                await release(
                     session, dispute_id=row.id, user_id=user_id, now=deps.clock.now()
                 )
         raise
@@ -896,28 +903,51 @@ async def submit_claimed(deps: Deps, *, dispute_id: str, user_id: str) -> Disput
         await audit.record(
             session,
             actor=user_id,
-            action="dispute.evidence_submitted",
+            action=action,
             subject=row.id,
             now=now,
             amount=row.amount,
             currency=row.currency,
-            details={
-                "fields": sorted(k for k, v in fresh.stripe_evidence.items() if v),
-                "missing": [f.name for f in missing(row.reason, fresh.stripe_evidence)],
-                "idempotency_key": submission_key(row),
-            },
+            details=details(fresh),
         )
         await update_card(session, fresh, now=now)
         await note(
             session,
             deps.settings,
             fresh,
-            key=f"dispute-submitted:{row.id}",
-            text=blocks.submitted_note(fresh),
+            key=note_key,
+            text=note_text(fresh),
             now=now,
         )
     deps.wake.outbox.set()
     return fresh
+
+
+async def submit_claimed(deps: Deps, *, dispute_id: str, user_id: str) -> Dispute:
+    """Send the claimed submission (`submit=true`), then record who and when."""
+    row = await load(deps, dispute_id)
+    if row is None or row.submitted_by != user_id:
+        raise NotAnswerable(f"{dispute_id} is not claimed for submission by {user_id}")
+    params: Any = {"submit": True}
+    key = submission_key(row)
+    return await _send_claimed(
+        deps,
+        row,
+        user_id,
+        operation="disputes.submit",
+        request=deps.stripe.v1.disputes.update_async(
+            row.id, params, {"idempotency_key": key}
+        ),
+        release=store.release_submission,
+        action="dispute.evidence_submitted",
+        details=lambda fresh: {
+            "fields": sorted(k for k, v in fresh.stripe_evidence.items() if v),
+            "missing": [f.name for f in missing(row.reason, fresh.stripe_evidence)],
+            "idempotency_key": key,
+        },
+        note_key=f"dispute-submitted:{row.id}",
+        note_text=blocks.submitted_note,
+    )
 
 
 async def accept_claimed(deps: Deps, *, dispute_id: str, user_id: str) -> Dispute:
@@ -925,47 +955,21 @@ async def accept_claimed(deps: Deps, *, dispute_id: str, user_id: str) -> Disput
     row = await load(deps, dispute_id)
     if row is None or row.accepted_by != user_id:
         raise NotAnswerable(f"{dispute_id} is not claimed for acceptance by {user_id}")
-    try:
-        updated = await call(
-            deps.metrics,
-            "disputes.close",
-            deps.stripe.v1.disputes.close_async(
-                row.id, None, {"idempotency_key": acceptance_key(row)}
-            ),
-        )
-    except stripe.StripeError as exc:
-        if not stripe_may_have_acted(exc):
-            async with deps.sessions() as session, session.begin():
-                await store.release_acceptance(
-                    session, dispute_id=row.id, user_id=user_id, now=deps.clock.now()
-                )
-        raise
-    async with deps.sessions() as session, session.begin():
-        now = deps.clock.now()
-        await apply_object(session, _plain(updated), version=snapshot(now), now=now)
-        fresh = await store.get(session, dispute_id=row.id)
-        assert fresh is not None
-        await audit.record(
-            session,
-            actor=user_id,
-            action="dispute.accepted",
-            subject=row.id,
-            now=now,
-            amount=row.amount,
-            currency=row.currency,
-            details={"idempotency_key": acceptance_key(row)},
-        )
-        await update_card(session, fresh, now=now)
-        await note(
-            session,
-            deps.settings,
-            fresh,
-            key=f"dispute-accepted:{row.id}",
-            text=blocks.accepted_note(fresh),
-            now=now,
-        )
-    deps.wake.outbox.set()
-    return fresh
+    key = acceptance_key(row)
+    return await _send_claimed(
+        deps,
+        row,
+        user_id,
+        operation="disputes.close",
+        request=deps.stripe.v1.disputes.close_async(
+            row.id, None, {"idempotency_key": key}
+        ),
+        release=store.release_acceptance,
+        action="dispute.accepted",
+        details=lambda _fresh: {"idempotency_key": key},
+        note_key=f"dispute-accepted:{row.id}",
+        note_text=blocks.accepted_note,
+    )
 
 
 async def finish_unfinished(deps: Deps) -> None:
