@@ -21,6 +21,11 @@ class EventIngest:
         self._queue: asyncio.Queue[tuple[NewEvent, asyncio.Future[bool]]] = (
             asyncio.Queue()
         )
+        self._writing = False
+
+    def waiting(self) -> bool:
+        """Whether deliveries are waiting for their commit (and their 200)."""
+        return self._writing or not self._queue.empty()
 
     async def store(self, event: NewEvent) -> bool:
         """Durably store one event; True if new, False if stored before."""
@@ -30,23 +35,42 @@ class EventIngest:
 
     async def run(self) -> None:
         while True:
-            batch = [await self._queue.get()]
-            while len(batch) < self.max_batch and not self._queue.empty():
-                batch.append(self._queue.get_nowait())
-            await self._write(batch)
+            first = await self._queue.get()
+            self._writing = True
+            try:
+                await self._write(first)
+            finally:
+                self._writing = False
 
-    async def _write(self, batch: list[tuple[NewEvent, asyncio.Future[bool]]]) -> None:
+    def _take_batch(
+        self, first: tuple[NewEvent, asyncio.Future[bool]]
+    ) -> list[tuple[NewEvent, asyncio.Future[bool]]]:
+        batch = [first]
+        while len(batch) < self.max_batch and not self._queue.empty():
+            batch.append(self._queue.get_nowait())
+        return batch
+
+    async def _write(self, first: tuple[NewEvent, asyncio.Future[bool]]) -> None:
         deps = self.deps
-        # Sorted: two instances inserting overlapping batches then take the
-        # unique index's locks in the same order and cannot deadlock.
-        unique = sorted({e.id: e for e, _ in batch}.values(), key=lambda e: e.id)
+        batch = [first]
         try:
             async with deps.sessions() as session, session.begin():
+                # The batch is formed once the connection is ours: deliveries
+                # that arrived while it was busy (SQLite has one writer) join
+                # this commit instead of waiting for the next one.
+                await session.connection()
+                batch = self._take_batch(first)
+                # Sorted: two instances inserting overlapping batches then
+                # take the unique index's locks in the same order and cannot
+                # deadlock.
+                unique = sorted(
+                    {e.id: e for e, _ in batch}.values(), key=lambda e: e.id
+                )
                 new_ids = await event_store.store_events(
                     session, events=unique, now=deps.clock.now()
                 )
         except Exception as exc:
-            log.exception("storing %d Stripe events failed", len(unique))
+            log.exception("storing %d Stripe events failed", len(batch))
             for _, future in batch:
                 if not future.done():
                     future.set_exception(exc)

@@ -83,9 +83,11 @@ def create_app(deps: Deps, options: Options | None = None) -> web.Application:
     app[DEPS] = deps
     app[BOLT] = bolt
     app[ROUTER] = router
-    app[EVENT_WORKER] = EventWorker(deps, router, options.policy)
-    app[OUTBOX_SENDER] = OutboxSender(deps, options.policy)
     app[INGEST] = EventIngest(deps)
+    app[EVENT_WORKER] = EventWorker(
+        deps, router, options.policy, intake_waiting=app[INGEST].waiting
+    )
+    app[OUTBOX_SENDER] = OutboxSender(deps, options.policy)
 
     app.router.add_post("/stripe/webhook", stripe_webhook)
     if not deps.settings.socket_mode:

@@ -7,6 +7,7 @@ import contextlib
 import json
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import aiohttp
@@ -38,78 +39,112 @@ class WorkerPolicy:
     digest_threshold: int = 4
     retry_base: float = 1.0
     retry_cap: float = 300.0
-    event_batch: int = 50
+    event_batch: int = 10
     # How long one event transaction may run before it commits.
     batch_seconds: float = 0.01
+    # A transaction that has run this long commits early when webhook intake
+    # is waiting for the database (SQLite has one writer): Stripe's 200 goes
+    # first, processing continues in the next round.
+    yield_after_seconds: float = 0.002
+    # After a wake-up, wait this long before working, so that events (or
+    # messages) arriving together share one round and one transaction
+    # instead of one each.
+    coalesce_seconds: float = 0.05
     # After this many failed attempts an event is reported in ALERT_CHANNEL
     # (once); it keeps being retried.
     report_failures_after: int = 5
 
 
-async def _wait(event: asyncio.Event, seconds: float) -> None:
+async def _wait(event: asyncio.Event, seconds: float, coalesce: float) -> None:
     # Not wait_for: on Python 3.11 it swallows a cancel that arrives as the
     # event is set, and the worker then never stops (shutdown hangs).
     with contextlib.suppress(TimeoutError):
         async with asyncio.timeout(seconds):
             await event.wait()
+            if coalesce > 0:
+                await asyncio.sleep(coalesce)
     event.clear()
+
+
+def _never() -> bool:
+    return False
 
 
 class EventWorker:
     """Processes stored events after Stripe has had its 200."""
 
-    def __init__(self, deps: Deps, router: EventRouter, policy: WorkerPolicy) -> None:
+    def __init__(
+        self,
+        deps: Deps,
+        router: EventRouter,
+        policy: WorkerPolicy,
+        *,
+        intake_waiting: Callable[[], bool] = _never,
+    ) -> None:
         self.deps = deps
         self.router = router
         self.policy = policy
+        self.intake_waiting = intake_waiting
+        # Whether the last round stopped before it ran out of due events.
+        self._more = False
 
     async def run(self) -> None:
+        policy = self.policy
         while True:
             try:
-                done = await self.process_round()
+                await self.process_round()
             except Exception:
                 log.exception("event worker round failed")
-                done = 0
-            if done == 0:
-                await _wait(self.deps.wake.events, self.policy.poll_seconds)
+                self._more = False
+            if not self._more:
+                await _wait(
+                    self.deps.wake.events, policy.poll_seconds, policy.coalesce_seconds
+                )
 
     async def process_round(self) -> int:
         """Process due events; returns how many were tried.
 
         Many events share one transaction (one commit keeps up with bursts);
         the time budget keeps it, and SQLite's write lock that webhook intake
-        waits for, short. If any event fails, the transaction is undone and
+        waits for, short, and it commits early when a delivery is waiting. If any event fails, the transaction is undone and
         that round's first event is processed alone, so one bad event can
         neither hold back nor undo the others.
         """
-        deps = self.deps
+        deps, policy = self.deps, self.policy
         started = time.perf_counter()
         done: list[tuple[str, str]] = []
+        due: list[tuple[str, str, str, int]] = []
+        self._more = False
         try:
             async with deps.sessions() as session, session.begin():
                 now = deps.clock.now()
                 due = await event_store.lock_due_events(
-                    session, now=now, limit=self.policy.event_batch
+                    session, now=now, limit=policy.event_batch
                 )
                 for event_id, event_type, payload, _ in due:
-                    if (
-                        done
-                        and time.perf_counter() - started > self.policy.batch_seconds
-                    ):
+                    if done and self._should_commit(started):
                         break
                     await self._dispatch(session, payload, now)
                     done.append((event_id, event_type))
+                self._more = len(done) < len(due) or len(due) == policy.event_batch
                 if done:
                     await event_store.mark_processed(
                         session, event_ids=[i for i, _ in done], now=now
                     )
         except Exception:
+            self._more = True  # the rest of the round is still due
             return await self._process_alone(due[0] if due else None)
         for _, event_type in done:
             deps.metrics.events_processed.labels(event_type).inc()
         if done:
             deps.wake.outbox.set()
         return len(done)
+
+    def _should_commit(self, started: float) -> bool:
+        elapsed = time.perf_counter() - started
+        if elapsed > self.policy.batch_seconds:
+            return True
+        return elapsed > self.policy.yield_after_seconds and self.intake_waiting()
 
     async def _process_alone(self, first: tuple[str, str, str, int] | None) -> int:
         if first is None:
@@ -184,7 +219,11 @@ class OutboxSender:
                 log.exception("outbox round failed")
                 sent = 0
             if sent == 0:
-                await _wait(self.deps.wake.outbox, self._idle_wait())
+                await _wait(
+                    self.deps.wake.outbox,
+                    self._idle_wait(),
+                    self.policy.coalesce_seconds,
+                )
 
     def _idle_wait(self) -> float:
         now = self.deps.clock.now()

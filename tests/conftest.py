@@ -45,6 +45,7 @@ FAST = WorkerPolicy(
     channel_interval=0.0,
     retry_base=0.05,
     retry_cap=0.5,
+    coalesce_seconds=0.01,
 )
 
 
