@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import logging
 import sys
 
@@ -26,12 +27,23 @@ def _settings_or_exit() -> Settings:
         raise SystemExit(2) from None
 
 
+async def _freeze_startup_objects(_app: web.Application) -> None:
+    """Keep what start-up built (modules, the app, SQL caches) out of the
+    garbage collector's full passes: one over all of it stalls the event loop
+    for tens of milliseconds, and every webhook waiting for its 200 with it.
+    Runs once the app's resources are up (after the cleanup contexts)."""
+    gc.collect()
+    gc.freeze()
+
+
 def serve(settings: Settings) -> None:
     from bot.deps import Deps
     from bot.server import SchemaNotReady, create_app
 
     async def _app() -> web.Application:
-        return create_app(Deps.create(settings))
+        app = create_app(Deps.create(settings))
+        app.on_startup.append(_freeze_startup_objects)
+        return app
 
     log.info(
         "stripe-ops listening on %s:%s (%s mode)",
