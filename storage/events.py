@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
@@ -60,6 +60,28 @@ async def store_events(
     return set(result.scalars().all())
 
 
+# The worker's statements run on every round: built once, on the table (Core:
+# no ORM compile step), with bound parameters, so SQLAlchemy's statement cache
+# finds them without building them again.
+_table = StripeEvent.__table__  # type: ignore[attr-defined]
+_DUE = (
+    select(_table.c.id, _table.c.type, _table.c.payload, _table.c.attempts)
+    .where(
+        _table.c.status == "pending",
+        _table.c.next_attempt_at <= bindparam("now"),
+    )
+    .order_by(_table.c.created, _table.c.received_at)
+    .limit(bindparam("limit"))
+    .with_for_update(skip_locked=True)
+)
+_DUE_ONE = _DUE.where(_table.c.id == bindparam("only"))
+_MARK_PROCESSED = (
+    update(_table)
+    .where(_table.c.id.in_(bindparam("ids", expanding=True)))
+    .values(status="processed", processed_at=bindparam("now"), last_error=None)
+)
+
+
 async def lock_due_events(
     session: AsyncSession, *, now: float, limit: int, only: str | None = None
 ) -> list[tuple[str, str, str, int]]:
@@ -69,35 +91,19 @@ async def lock_due_events(
     (FOR UPDATE SKIP LOCKED on PostgreSQL; SQLite has one writer), and a
     crash releases them with the transaction: no lease to wait out.
     """
-    stmt = (
-        select(
-            col(StripeEvent.id),
-            col(StripeEvent.type),
-            col(StripeEvent.payload),
-            col(StripeEvent.attempts),
+    if only is None:
+        rows = await session.execute(_DUE, {"now": now, "limit": limit})
+    else:
+        rows = await session.execute(
+            _DUE_ONE, {"now": now, "limit": limit, "only": only}
         )
-        .where(
-            col(StripeEvent.status) == "pending",
-            col(StripeEvent.next_attempt_at) <= now,
-        )
-        .order_by(col(StripeEvent.created), col(StripeEvent.received_at))
-        .limit(limit)
-        .with_for_update(skip_locked=True)
-    )
-    if only is not None:
-        stmt = stmt.where(col(StripeEvent.id) == only)
-    rows = await session.execute(stmt)
     return [(r[0], r[1], r[2], r[3]) for r in rows.all()]
 
 
 async def mark_processed(
     session: AsyncSession, *, event_ids: Sequence[str], now: float
 ) -> None:
-    await session.execute(
-        update(StripeEvent)
-        .where(col(StripeEvent.id).in_(list(event_ids)))
-        .values(status="processed", processed_at=now, last_error=None)
-    )
+    await session.execute(_MARK_PROCESSED, {"ids": list(event_ids), "now": now})
 
 
 async def mark_failed(

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, func, or_, select, update
+from sqlalchemy import bindparam, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
@@ -132,15 +132,46 @@ async def enqueue_many(
     await session.execute(insert(table).on_conflict_do_nothing(), rows)
 
 
-def _due(now: float) -> list[ColumnElement[bool]]:
-    return [
-        col(OutboxMessage.status) == PENDING,
-        col(OutboxMessage.next_attempt_at) <= now,
-        or_(
-            col(OutboxMessage.claimed_until).is_(None),
-            col(OutboxMessage.claimed_until) < now,
-        ),
-    ]
+# The sender's statements run on every round: built once, on the table (Core:
+# no ORM compile step, no ORM bulk-update bookkeeping), with bound parameters.
+_table = OutboxMessage.__table__  # type: ignore[attr-defined]
+_DUE = (
+    _table.c.status == PENDING,
+    _table.c.next_attempt_at <= bindparam("now"),
+    or_(_table.c.claimed_until.is_(None), _table.c.claimed_until < bindparam("now")),
+)
+_NEXT_CHANNELS = (
+    select(_table.c.channel, func.min(_table.c.id).label("first"))
+    .where(*_DUE, _table.c.channel.not_in(bindparam("exclude", expanding=True)))
+    .group_by(_table.c.channel)
+    .order_by("first")
+    .limit(bindparam("limit"))
+)
+_BY_IDS = _table.c.id.in_(bindparam("ids", expanding=True))
+_CLAIM = (
+    update(_table)
+    .where(_BY_IDS)
+    .values(claimed_by=bindparam("claimant"), claimed_until=bindparam("until"))
+)
+_RELEASE = update(_table).where(_BY_IDS).values(claimed_by=None, claimed_until=None)
+_PARENT = select(_table.c.ts).where(_table.c.key == bindparam("key"))
+_MARK_SENT = (
+    update(_table)
+    .where(_BY_IDS)
+    .values(
+        status=SENT,
+        ts=bindparam("ts"),
+        sent_at=bindparam("now"),
+        claimed_by=None,
+        claimed_until=None,
+        last_error=None,
+    )
+)
+_DEFER = (
+    update(_table)
+    .where(_BY_IDS)
+    .values(next_attempt_at=bindparam("until"), claimed_by=None, claimed_until=None)
+)
 
 
 async def next_channels(
@@ -148,13 +179,7 @@ async def next_channels(
 ) -> list[str]:
     """Channels with due messages, the longest-waiting first."""
     rows = await session.execute(
-        select(
-            col(OutboxMessage.channel), func.min(col(OutboxMessage.id)).label("first")
-        )
-        .where(*_due(now), col(OutboxMessage.channel).not_in(list(exclude)))
-        .group_by(col(OutboxMessage.channel))
-        .order_by("first")
-        .limit(limit)
+        _NEXT_CHANNELS, {"now": now, "exclude": list(exclude), "limit": limit}
     )
     return [r[0] for r in rows.all()]
 
@@ -177,7 +202,15 @@ async def claim_for_channel(
         (
             await session.execute(
                 select(OutboxMessage)
-                .where(*_due(now), col(OutboxMessage.channel) == channel)
+                .where(
+                    col(OutboxMessage.status) == PENDING,
+                    col(OutboxMessage.next_attempt_at) <= now,
+                    or_(
+                        col(OutboxMessage.claimed_until).is_(None),
+                        col(OutboxMessage.claimed_until) < now,
+                    ),
+                    col(OutboxMessage.channel) == channel,
+                )
                 .order_by(col(OutboxMessage.id))
                 .limit(limit)
                 .with_for_update(skip_locked=True)
@@ -189,9 +222,8 @@ async def claim_for_channel(
     if not rows:
         return []
     await session.execute(
-        update(OutboxMessage)
-        .where(col(OutboxMessage.id).in_([r.id for r in rows]))
-        .values(claimed_by=claimant, claimed_until=now + lease)
+        _CLAIM,
+        {"ids": [r.id for r in rows], "claimant": claimant, "until": now + lease},
     )
     return list(rows)
 
@@ -199,22 +231,12 @@ async def claim_for_channel(
 async def release(session: AsyncSession, *, ids: Sequence[int]) -> None:
     """Give back claimed rows untouched (not sent in this round)."""
     if ids:
-        await session.execute(
-            update(OutboxMessage)
-            .where(col(OutboxMessage.id).in_(list(ids)))
-            .values(claimed_by=None, claimed_until=None)
-        )
+        await session.execute(_RELEASE, {"ids": list(ids)})
 
 
 async def parent_ts(session: AsyncSession, *, key: str) -> tuple[bool, str | None]:
     """(exists, ts) of the message queued under `key`; ts is None until sent."""
-    row = (
-        await session.execute(
-            select(col(OutboxMessage.ts), col(OutboxMessage.channel)).where(
-                col(OutboxMessage.key) == key
-            )
-        )
-    ).first()
+    row = (await session.execute(_PARENT, {"key": key})).first()
     if row is None:
         return False, None
     return True, row[0]
@@ -223,18 +245,7 @@ async def parent_ts(session: AsyncSession, *, key: str) -> tuple[bool, str | Non
 async def mark_sent(
     session: AsyncSession, *, ids: Sequence[int], ts: str | None, now: float
 ) -> None:
-    await session.execute(
-        update(OutboxMessage)
-        .where(col(OutboxMessage.id).in_(list(ids)))
-        .values(
-            status=SENT,
-            ts=ts,
-            sent_at=now,
-            claimed_by=None,
-            claimed_until=None,
-            last_error=None,
-        )
-    )
+    await session.execute(_MARK_SENT, {"ids": list(ids), "ts": ts, "now": now})
 
 
 async def mark_failed(
@@ -255,11 +266,7 @@ async def mark_failed(
 
 async def defer(session: AsyncSession, *, ids: Sequence[int], until: float) -> None:
     """Wait without counting an attempt (rate limit, parent not sent yet)."""
-    await session.execute(
-        update(OutboxMessage)
-        .where(col(OutboxMessage.id).in_(list(ids)))
-        .values(next_attempt_at=until, claimed_by=None, claimed_until=None)
-    )
+    await session.execute(_DEFER, {"ids": list(ids), "until": until})
 
 
 async def stats(session: AsyncSession, *, now: float) -> tuple[int, float]:
