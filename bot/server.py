@@ -84,8 +84,13 @@ def create_app(deps: Deps, options: Options | None = None) -> web.Application:
     app[BOLT] = bolt
     app[ROUTER] = router
     app[INGEST] = EventIngest(deps)
+    # SQLite has one writer: event processing gives way to waiting
+    # deliveries. PostgreSQL serves both at once.
     app[EVENT_WORKER] = EventWorker(
-        deps, router, options.policy, intake_waiting=app[INGEST].waiting
+        deps,
+        router,
+        options.policy,
+        intake_waiting=app[INGEST].waiting if is_sqlite(deps.engine) else None,
     )
     app[OUTBOX_SENDER] = OutboxSender(deps, options.policy)
 

@@ -79,12 +79,12 @@ class EventWorker:
         router: EventRouter,
         policy: WorkerPolicy,
         *,
-        intake_waiting: Callable[[], bool] = _never,
+        intake_waiting: Callable[[], bool] | None = None,
     ) -> None:
         self.deps = deps
         self.router = router
         self.policy = policy
-        self.intake_waiting = intake_waiting
+        self.intake_waiting = intake_waiting or _never
         # Whether the last round stopped before it ran out of due events.
         self._more = False
 
@@ -106,9 +106,10 @@ class EventWorker:
 
         Many events share one transaction (one commit keeps up with bursts);
         the time budget keeps it, and SQLite's write lock that webhook intake
-        waits for, short, and it commits early when a delivery is waiting. If any event fails, the transaction is undone and
-        that round's first event is processed alone, so one bad event can
-        neither hold back nor undo the others.
+        waits for, short, and on SQLite it commits early when a delivery is
+        waiting. If any event fails, the transaction is undone and that
+        round's first event is processed alone, so one bad event can neither
+        hold back nor undo the others.
         """
         deps, policy = self.deps, self.policy
         started = time.perf_counter()
