@@ -429,14 +429,16 @@ async def note(
     text: str,
     now: float,
     broadcast: bool = False,
+    layout: list[dict[str, Any]] | None = None,
 ) -> None:
-    """A reply in the dispute's alert thread (in the channel if it has none)."""
+    """A reply in the dispute's alert thread (in the channel if it has none);
+    `layout` gives its blocks, else the text is the one block."""
     await outbox.enqueue(
         session,
         key=key,
         channel=_channel(settings, row),
         text=text,
-        blocks=blocks.note_blocks(text),
+        blocks=layout if layout is not None else blocks.note_blocks(text),
         now=now,
         thread_key=row.alert_key,
         reply_broadcast=broadcast and row.alert_key is not None,

@@ -3,20 +3,52 @@
 from __future__ import annotations
 
 from bot import disputes
-from bot.blocks.alerts import Alert
+from bot.blocks.alerts import Alert, build_alert
 from bot.event_router import EventContext, EventRouter
 from handlers.stripe_events import alerts
 
+# After the card, a dispute's events reply in its thread (the card itself is
+# edited to show the new state), so one dispute's history stays in one place and
+# our own evidence saves (`updated`) don't fill the channel. The ones that move
+# money or end the dispute are also shown in the channel.
+LATER_EVENTS = tuple(t for t in disputes.EVENT_TYPES if t != disputes.CREATED_EVENT)
+SHOWN_IN_CHANNEL = frozenset(
+    {
+        "charge.dispute.closed",
+        "charge.dispute.funds_withdrawn",
+        "charge.dispute.funds_reinstated",
+    }
+)
+
 
 async def apply_dispute_event(ctx: EventContext) -> None:
-    """Take the event's dispute unless a newer one is stored; keep the card current."""
-    await disputes.on_event(
+    """Take the event's dispute unless a newer one is stored; keep the card
+    current; a later event's alert replies in the card's thread."""
+    key = alerts.alert_key(ctx.id)
+    applied = await disputes.on_event(
+        ctx.session, ctx.deps.settings, ctx.event, alert_key=key, now=ctx.now
+    )
+    if ctx.type == disputes.CREATED_EVENT:
+        return
+    alert = build_alert(ctx.event)
+    if alert is None:
+        return
+    # Under the same key as a top-level alert would be: when this event's own
+    # card was posted just now (the bot had none), this adds nothing.
+    await disputes.note(
         ctx.session,
         ctx.deps.settings,
-        ctx.event,
-        alert_key=alerts.alert_key(ctx.id),
+        applied.row,
+        key=key,
+        text=alert.text,
+        layout=alert.blocks,
         now=ctx.now,
+        broadcast=ctx.type in SHOWN_IN_CHANNEL,
     )
+
+
+def _in_thread(_ctx: EventContext) -> None:
+    """No top-level alert: `apply_dispute_event` replies in the card's thread."""
 
 
 def dispute_alert(ctx: EventContext) -> Alert:
@@ -32,3 +64,5 @@ def register(router: EventRouter) -> None:
     for event_type in disputes.EVENT_TYPES:
         router.add(event_type, apply_dispute_event)
     alerts.use_builder(disputes.CREATED_EVENT, dispute_alert)
+    for event_type in LATER_EVENTS:
+        alerts.use_builder(event_type, _in_thread)

@@ -116,6 +116,16 @@ def _card_posts(fake_slack: FakeSlack, dispute_id: str) -> list[SlackCall]:
     ]
 
 
+def _thread_posts(fake_slack: FakeSlack, dispute_id: str) -> list[SlackCall]:
+    return [
+        c
+        for c in fake_slack.calls_to("chat.postMessage")
+        if c.status == 200
+        and dispute_id in json.dumps(c.args)
+        and c.args.get("thread_ts")
+    ]
+
+
 async def posted_card(fake_slack: FakeSlack, dispute_id: str) -> Json:
     """The first top-level message about the dispute, once Slack has it."""
     calls = await eventually(
@@ -344,18 +354,43 @@ async def test_closed_before_updated_keeps_the_dispute_closed(
 
     async def all_processed() -> bool:
         posts = _card_posts(fake_slack, dispute["id"])
-        return len(posts) >= 3
+        return len(posts) >= 2 and bool(_thread_posts(fake_slack, dispute["id"]))
 
     await eventually(all_processed, what="an alert for each of the three events")
     row = await dispute_row(deps, dispute["id"])
     assert row.status == "lost"
     assert row.version_event == closed["id"]
-    posts = [json.dumps(c.args) for c in _card_posts(fake_slack, dispute["id"])]
-    assert len(posts) == 3  # one alert per event
-    # The closed one, and the late `created` one: the dispute as it is now.
-    assert sum("Dispute lost" in p for p in posts) == 2
+    calls = _card_posts(fake_slack, dispute["id"])
+    posts = [json.dumps(c.args) for c in calls]
+    # Cards for the closed one and the late `created` one, each showing the
+    # dispute as it is now; `updated` replied in the first card's thread.
+    assert len(posts) == 2
+    assert all("Dispute lost" in p for p in posts)
     assert not any("response needed" in p for p in posts)
     assert not any(blocks.ACTION_SUBMIT in p for p in posts)
+    (reply,) = _thread_posts(fake_slack, dispute["id"])
+    assert calls[0].response is not None
+    assert reply.args["thread_ts"] == calls[0].response["ts"]
+    assert "Dispute updated" in json.dumps(reply.args)
+
+
+async def test_later_events_reply_in_the_cards_thread(
+    client: Client, fake_stripe: FakeStripe, fake_slack: FakeSlack
+) -> None:
+    dispute, alert = await open_dispute(client, fake_stripe, fake_slack)
+    # Evidence saved (by us or in the Dashboard): the card changes, the channel
+    # gets no new message.
+    dispute["evidence"]["customer_name"] = "Jenny Rosen"
+    await deliver(client, dispute_event(fake_stripe, "charge.dispute.updated", dispute))
+    updated = await thread_reply(fake_slack, alert, "Dispute updated")
+    assert not updated.get("reply_broadcast")
+    # Money leaving the account is shown in the channel too.
+    await deliver(
+        client, dispute_event(fake_stripe, "charge.dispute.funds_withdrawn", dispute)
+    )
+    withdrawn = await thread_reply(fake_slack, alert, "Dispute funds withdrawn")
+    assert withdrawn.get("reply_broadcast") is True
+    assert len(_card_posts(fake_slack, dispute["id"])) == 1
 
 
 async def test_state_changes_edit_the_alert(
