@@ -9,9 +9,10 @@ from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 from slack_sdk.errors import SlackApiError
 
 from bot import disputes
-from bot.access import is_manager, is_support
+from bot.access import is_support
 from bot.blocks import disputes as blocks
 from bot.deps import Deps
+from handlers.dispute_answers import ACCEPT, SUBMIT, Answer
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +32,25 @@ async def _show(deps: Deps, body: dict[str, Any], title: str, text: str) -> None
         )
     except SlackApiError as exc:
         log.warning("could not open a modal: %s", exc.response.get("error"))
+
+
+async def _ask(deps: Deps, answer: Answer, body: dict[str, Any]) -> None:
+    """Open the answer's confirmation, or say why it can't be given."""
+    if not await answer.allowed(deps, _user(body)):
+        await _show(deps, body, answer.title, answer.refused(deps.settings))
+        return
+    dispute_id = _dispute_id(body)
+    row = await disputes.load(deps, dispute_id)
+    if row is None:
+        await _show(deps, body, answer.title, blocks.unknown_dispute(dispute_id))
+        return
+    blocked = blocks.answer_blocked(row)
+    if blocked is not None:
+        await _show(deps, body, answer.title, blocked)
+        return
+    await deps.slack.views_open(
+        trigger_id=body["trigger_id"], view=answer.confirmation(deps, row)
+    )
 
 
 def register(app: AsyncApp, deps: Deps) -> None:
@@ -68,49 +88,12 @@ def register(app: AsyncApp, deps: Deps) -> None:
     async def submit_evidence(ack: AsyncAck, body: dict[str, Any]) -> None:
         """Ask for confirmation, showing what is still missing."""
         await ack()
-        title = "Submit evidence"
-        if not await is_support(deps, _user(body)):
-            await _show(deps, body, title, blocks.ONLY_SUPPORT)
-            return
-        dispute_id = _dispute_id(body)
-        row = await disputes.load(deps, dispute_id)
-        if row is None:
-            await _show(deps, body, title, blocks.unknown_dispute(dispute_id))
-            return
-        blocked = blocks.answer_blocked(row)
-        if blocked is not None:
-            await _show(deps, body, title, blocked)
-            return
-        await deps.slack.views_open(
-            trigger_id=body["trigger_id"],
-            view=blocks.submit_modal(
-                row,
-                missing=disputes.missing(row.reason, row.stripe_evidence),
-                fields=disputes.EVIDENCE_FIELDS,
-                now=deps.clock.now(),
-            ),
-        )
+        await _ask(deps, SUBMIT, body)
 
     async def accept_dispute(ack: AsyncAck, body: dict[str, Any]) -> None:
         """Managers only: ask for confirmation before conceding the money."""
         await ack()
-        title = "Accept dispute"
-        if not await is_manager(deps, _user(body)):
-            await _show(deps, body, title, blocks.only_managers(deps.settings))
-            return
-        dispute_id = _dispute_id(body)
-        row = await disputes.load(deps, dispute_id)
-        if row is None:
-            await _show(deps, body, title, blocks.unknown_dispute(dispute_id))
-            return
-        blocked = blocks.answer_blocked(row)
-        if blocked is not None:
-            await _show(deps, body, title, blocked)
-            return
-        await deps.slack.views_open(
-            trigger_id=body["trigger_id"],
-            view=blocks.accept_modal(row, now=deps.clock.now()),
-        )
+        await _ask(deps, ACCEPT, body)
 
     async def take_dispute(
         ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond

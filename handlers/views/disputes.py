@@ -12,7 +12,7 @@ import stripe
 from slack_bolt.async_app import AsyncAck, AsyncApp
 
 from bot import disputes
-from bot.access import is_manager, is_support
+from bot.access import is_support
 from bot.blocks import disputes as blocks
 from bot.deps import Deps
 from bot.evidence_files import (
@@ -23,6 +23,7 @@ from bot.evidence_files import (
     fetch_checked,
     file_info,
 )
+from handlers.dispute_answers import ACCEPT, SUBMIT, Answer
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +70,47 @@ async def _fetch(
                     f"{file.name} could not be downloaded from Slack; attach it again."
                 )
     return uploads, errors
+
+
+async def _confirm(
+    deps: Deps,
+    answer: Answer,
+    ack: AsyncAck,
+    body: dict[str, Any],
+    view: dict[str, Any],
+) -> None:
+    """Permission checked again; claim the one answer (the loser hears who
+    won), answer Slack, then make the Stripe call and show its outcome."""
+    title = answer.title
+    user, dispute_id = str(body["user"]["id"]), str(view["private_metadata"])
+    if not await answer.allowed(deps, user):
+        await ack(
+            response_action="update",
+            view=blocks.info_modal(title, answer.refused(deps.settings)),
+        )
+        return
+    if not await answer.claim(deps, dispute_id=dispute_id, user_id=user):
+        row = await disputes.load(deps, dispute_id)
+        text = (
+            blocks.unknown_dispute(dispute_id)
+            if row is None
+            else blocks.answer_blocked(row) or "This dispute is closed."
+        )
+        await ack(response_action="update", view=blocks.info_modal(title, text))
+        return
+    await ack(
+        response_action="update", view=blocks.loading_modal(title, answer.sending)
+    )
+    try:
+        row = await answer.send(deps, dispute_id=dispute_id, user_id=user)
+    except stripe.StripeError as exc:
+        text = blocks.stripe_failed(
+            exc, answer.failed, may_have_acted=disputes.stripe_may_have_acted(exc)
+        )
+        result = blocks.info_modal(title, text)
+    else:
+        result = blocks.info_modal(answer.done_title, answer.done_note(row))
+    await deps.slack.views_update(view_id=view["id"], view=result)
 
 
 def register(app: AsyncApp, deps: Deps) -> None:
@@ -171,86 +213,12 @@ def register(app: AsyncApp, deps: Deps) -> None:
     async def confirm_submit(
         ack: AsyncAck, body: dict[str, Any], view: dict[str, Any]
     ) -> None:
-        """Claim the one submission (the loser hears who won), then send it."""
-        title = "Submit evidence"
-        user, dispute_id = str(body["user"]["id"]), str(view["private_metadata"])
-        if not await is_support(deps, user):
-            await ack(
-                response_action="update",
-                view=blocks.info_modal(title, blocks.ONLY_SUPPORT),
-            )
-            return
-        if not await disputes.claim_submission(
-            deps, dispute_id=dispute_id, user_id=user
-        ):
-            row = await disputes.load(deps, dispute_id)
-            text = (
-                blocks.unknown_dispute(dispute_id)
-                if row is None
-                else blocks.answer_blocked(row) or "This dispute is closed."
-            )
-            await ack(response_action="update", view=blocks.info_modal(title, text))
-            return
-        await ack(
-            response_action="update",
-            view=blocks.loading_modal(title, "Submitting the evidence to Stripe…"),
-        )
-        try:
-            row = await disputes.submit_claimed(
-                deps, dispute_id=dispute_id, user_id=user
-            )
-        except stripe.StripeError as exc:
-            text = blocks.stripe_failed(
-                exc,
-                "the submission",
-                may_have_acted=disputes.stripe_may_have_acted(exc),
-            )
-            result = blocks.info_modal(title, text)
-        else:
-            result = blocks.info_modal("Evidence submitted", blocks.submitted_note(row))
-        await deps.slack.views_update(view_id=view["id"], view=result)
+        await _confirm(deps, SUBMIT, ack, body, view)
 
     async def confirm_accept(
         ack: AsyncAck, body: dict[str, Any], view: dict[str, Any]
     ) -> None:
-        """Managers only, checked again here: close the dispute on Stripe."""
-        title = "Accept dispute"
-        user, dispute_id = str(body["user"]["id"]), str(view["private_metadata"])
-        if not await is_manager(deps, user):
-            await ack(
-                response_action="update",
-                view=blocks.info_modal(title, blocks.only_managers(deps.settings)),
-            )
-            return
-        if not await disputes.claim_acceptance(
-            deps, dispute_id=dispute_id, user_id=user
-        ):
-            row = await disputes.load(deps, dispute_id)
-            text = (
-                blocks.unknown_dispute(dispute_id)
-                if row is None
-                else blocks.answer_blocked(row) or "This dispute is closed."
-            )
-            await ack(response_action="update", view=blocks.info_modal(title, text))
-            return
-        await ack(
-            response_action="update",
-            view=blocks.loading_modal(title, "Closing the dispute on Stripe…"),
-        )
-        try:
-            row = await disputes.accept_claimed(
-                deps, dispute_id=dispute_id, user_id=user
-            )
-        except stripe.StripeError as exc:
-            text = blocks.stripe_failed(
-                exc,
-                "closing the dispute",
-                may_have_acted=disputes.stripe_may_have_acted(exc),
-            )
-            result = blocks.info_modal(title, text)
-        else:
-            result = blocks.info_modal("Dispute accepted", blocks.accepted_note(row))
-        await deps.slack.views_update(view_id=view["id"], view=result)
+        await _confirm(deps, ACCEPT, ack, body, view)
 
     app.view(blocks.VIEW_EVIDENCE)(save_evidence)
     app.view(blocks.VIEW_SUBMIT)(confirm_submit)
