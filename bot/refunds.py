@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import re
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -343,38 +344,68 @@ async def _refusal(
     return message
 
 
+async def _decide(
+    deps: Deps,
+    *,
+    request_id: int,
+    user_id: str,
+    what: Literal["approve", "deny"],
+    transition: Callable[[AsyncSession, float], Awaitable[bool]],
+    details: Callable[[RefundRequest], dict[str, Any]],
+    dm: bool = False,
+) -> RefundRequest | str:
+    """A manager's decision, in one transaction: refuse it (audited), or make
+    it by the request's conditional update, audit it and edit the request's
+    message. The decided request, or a message for the clicker alone."""
+    async with deps.sessions() as session, session.begin():
+        now = deps.clock.now()
+        req = await store.get_request(session, request_id=request_id)
+        if req is None:
+            return "That refund request does not exist (any more)."
+        refusal = await _refusal(deps, session, req, user_id, what)
+        if refusal is not None:
+            return refusal
+        if not await transition(session, now):
+            return _already(await _fresh(session, request_id), now)
+        req = await _fresh(session, request_id)
+        await audit.record(
+            session,
+            actor=user_id,
+            action=f"refund.{req.status}",
+            subject=_subject(request_id),
+            now=now,
+            amount=req.amount,
+            currency=req.currency,
+            details=details(req),
+        )
+        await _show(session, req, version=req.status, now=now, dm=dm)
+    deps.metrics.refunds.labels(req.status).inc()
+    deps.wake.outbox.set()
+    return req
+
+
 async def approve(deps: Deps, *, request_id: int, user_id: str) -> str | None:
     """A manager's Approve click: win the request, re-check, refund.
 
     Returns a message for the clicker alone, or None when the request's
     message (edited through the outbox) says it all.
     """
-    async with deps.sessions() as session, session.begin():
-        now = deps.clock.now()
-        req = await store.get_request(session, request_id=request_id)
-        if req is None:
-            return "That refund request does not exist (any more)."
-        refusal = await _refusal(deps, session, req, user_id, "approve")
-        if refusal is not None:
-            return refusal
-        if not await store.approve(
+    decided = await _decide(
+        deps,
+        request_id=request_id,
+        user_id=user_id,
+        what="approve",
+        transition=lambda session, now: store.approve(
             session, request_id=request_id, user_id=user_id, now=now
-        ):
-            return _already(await _fresh(session, request_id), now)
-        req = await _fresh(session, request_id)
-        await audit.record(
-            session,
-            actor=user_id,
-            action="refund.approved",
-            subject=_subject(request_id),
-            now=now,
-            amount=req.amount,
-            currency=req.currency,
-            details={"payment": req.payment_id, "requested_by": req.requested_by},
-        )
-        await _show(session, req, version="approved", now=now)
-    deps.metrics.refunds.labels("approved").inc()
-    deps.wake.outbox.set()
+        ),
+        details=lambda req: {
+            "payment": req.payment_id,
+            "requested_by": req.requested_by,
+        },
+    )
+    if isinstance(decided, str):
+        return decided
+    req = decided
     if await _recheck(deps, req):
         await execute_refund(deps, request_id)
     return None
@@ -637,33 +668,18 @@ async def _retry_later(deps: Deps, req: RefundRequest, exc: stripe.StripeError) 
 async def deny(deps: Deps, *, request_id: int, user_id: str, reason: str) -> str | None:
     """A manager's denial with a reason; a message for them alone, or None."""
     reason = reason.strip()[:_NOTE_MAX]
-    async with deps.sessions() as session, session.begin():
-        now = deps.clock.now()
-        req = await store.get_request(session, request_id=request_id)
-        if req is None:
-            return "That refund request does not exist (any more)."
-        refusal = await _refusal(deps, session, req, user_id, "deny")
-        if refusal is not None:
-            return refusal
-        if not await store.deny(
+    decided = await _decide(
+        deps,
+        request_id=request_id,
+        user_id=user_id,
+        what="deny",
+        transition=lambda session, now: store.deny(
             session, request_id=request_id, user_id=user_id, reason=reason, now=now
-        ):
-            return _already(await _fresh(session, request_id), now)
-        req = await _fresh(session, request_id)
-        await audit.record(
-            session,
-            actor=user_id,
-            action="refund.denied",
-            subject=_subject(request_id),
-            now=now,
-            amount=req.amount,
-            currency=req.currency,
-            details={"reason": reason, "requested_by": req.requested_by},
-        )
-        await _show(session, req, version=store.DENIED, now=now, dm=True)
-    deps.metrics.refunds.labels("denied").inc()
-    deps.wake.outbox.set()
-    return None
+        ),
+        details=lambda req: {"reason": reason, "requested_by": req.requested_by},
+        dm=True,
+    )
+    return decided if isinstance(decided, str) else None
 
 
 async def deny_check(deps: Deps, *, request_id: int, user_id: str) -> str | None:
