@@ -313,6 +313,28 @@ def _already(req: RefundRequest, now: float) -> str:
     return f"Refund request #{req.id} is {escape(req.status)}."
 
 
+async def _audit(
+    session: AsyncSession,
+    req: RefundRequest,
+    *,
+    actor: str,
+    action: str,
+    now: float,
+    details: dict[str, Any],
+) -> None:
+    """An audit-log entry about the request, with its amount."""
+    await audit.record(
+        session,
+        actor=actor,
+        action=action,
+        subject=_subject(req.id),
+        now=now,
+        amount=req.amount,
+        currency=req.currency,
+        details=details,
+    )
+
+
 async def _refusal(
     deps: Deps, session: AsyncSession, req: RefundRequest, user_id: str, what: str
 ) -> str | None:
@@ -331,14 +353,12 @@ async def _refusal(
         )
     else:
         return None
-    await audit.record(
+    await _audit(
         session,
+        req,
         actor=user_id,
         action=f"refund.{what}_refused",
-        subject=_subject(req.id),
         now=deps.clock.now(),
-        amount=req.amount,
-        currency=req.currency,
         details={"why": why, "status": req.status},
     )
     return message
@@ -368,14 +388,12 @@ async def _decide(
         if not await transition(session, now):
             return _already(await _fresh(session, request_id), now)
         req = await _fresh(session, request_id)
-        await audit.record(
+        await _audit(
             session,
+            req,
             actor=user_id,
             action=f"refund.{req.status}",
-            subject=_subject(request_id),
             now=now,
-            amount=req.amount,
-            currency=req.currency,
             details=details(req),
         )
         await _show(session, req, version=req.status, now=now, dm=dm)
@@ -607,14 +625,12 @@ async def _fail(deps: Deps, request_id: int, message: str, *, code: str) -> None
         ):
             return
         req = await _fresh(session, request_id)
-        await audit.record(
+        await _audit(
             session,
+            req,
             actor="stripe",
             action="refund.failed",
-            subject=_subject(request_id),
             now=now,
-            amount=req.amount,
-            currency=req.currency,
             details={"code": code, "message": message, "charge": req.charge_id},
         )
         await _show(session, req, version=store.FAILED, now=now, dm=True)
@@ -640,14 +656,12 @@ async def _retry_later(deps: Deps, req: RefundRequest, exc: stripe.StripeError) 
         if await store.retry_later(
             session, request_id=req.id, error=message, retry_at=now + delay
         ):
-            await audit.record(
+            await _audit(
                 session,
+                req,
                 actor="stripe",
                 action="refund.unanswered",
-                subject=_subject(req.id),
                 now=now,
-                amount=req.amount,
-                currency=req.currency,
                 details={
                     "error": type(exc).__name__,
                     "message": message,
@@ -727,14 +741,12 @@ async def expire_pending(deps: Deps) -> None:
             if not await store.expire(session, request_id=request_id, now=now):
                 continue
             req = await _fresh(session, request_id)
-            await audit.record(
+            await _audit(
                 session,
+                req,
                 actor="system",
                 action="refund.expired",
-                subject=_subject(request_id),
                 now=now,
-                amount=req.amount,
-                currency=req.currency,
                 details={"ttl_hours": deps.settings.REFUND_APPROVAL_TTL_HOURS},
             )
             await _show(session, req, version=store.EXPIRED, now=now, dm=True)
