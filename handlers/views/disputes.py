@@ -24,6 +24,7 @@ from bot.evidence_files import (
     file_info,
 )
 from handlers.dispute_answers import ACCEPT, SUBMIT, Answer
+from storage.models import Dispute
 
 log = logging.getLogger(__name__)
 
@@ -72,6 +73,13 @@ async def _fetch(
     return uploads, errors
 
 
+def _cannot_answer(dispute_id: str, row: Dispute | None) -> str:
+    """Why the dispute takes no evidence or answer (any more)."""
+    if row is None:
+        return blocks.unknown_dispute(dispute_id)
+    return blocks.answer_blocked(row) or "This dispute is closed."
+
+
 async def _confirm(
     deps: Deps,
     answer: Answer,
@@ -90,12 +98,7 @@ async def _confirm(
         )
         return
     if not await answer.claim(deps, dispute_id=dispute_id, user_id=user):
-        row = await disputes.load(deps, dispute_id)
-        text = (
-            blocks.unknown_dispute(dispute_id)
-            if row is None
-            else blocks.answer_blocked(row) or "This dispute is closed."
-        )
+        text = _cannot_answer(dispute_id, await disputes.load(deps, dispute_id))
         await ack(response_action="update", view=blocks.info_modal(title, text))
         return
     await ack(
@@ -158,11 +161,7 @@ def register(app: AsyncApp, deps: Deps) -> None:
             return
         row = await disputes.load(deps, dispute_id)
         if row is None or not disputes.can_answer(row):
-            text = (
-                blocks.unknown_dispute(dispute_id)
-                if row is None
-                else blocks.answer_blocked(row) or "This dispute is closed."
-            )
+            text = _cannot_answer(dispute_id, row)
             await ack(response_action="update", view=blocks.info_modal(title, text))
             return
         await ack(
