@@ -147,6 +147,14 @@ _NEXT_CHANNELS = (
     .order_by("first")
     .limit(bindparam("limit"))
 )
+# Whole rows (the sender needs them as objects), oldest first.
+_CHANNEL_DUE = (
+    select(OutboxMessage)
+    .where(*_DUE, _table.c.channel == bindparam("channel"))
+    .order_by(_table.c.id)
+    .limit(bindparam("limit"))
+    .with_for_update(skip_locked=True)
+)
 _BY_IDS = _table.c.id.in_(bindparam("ids", expanding=True))
 _CLAIM = (
     update(_table)
@@ -201,19 +209,7 @@ async def claim_for_channel(
     rows = (
         (
             await session.execute(
-                select(OutboxMessage)
-                .where(
-                    col(OutboxMessage.status) == PENDING,
-                    col(OutboxMessage.next_attempt_at) <= now,
-                    or_(
-                        col(OutboxMessage.claimed_until).is_(None),
-                        col(OutboxMessage.claimed_until) < now,
-                    ),
-                    col(OutboxMessage.channel) == channel,
-                )
-                .order_by(col(OutboxMessage.id))
-                .limit(limit)
-                .with_for_update(skip_locked=True)
+                _CHANNEL_DUE, {"now": now, "channel": channel, "limit": limit}
             )
         )
         .scalars()
