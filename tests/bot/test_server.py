@@ -28,38 +28,68 @@ async def test_healthz_reports_the_database(client: Client) -> None:
     assert await resp.json() == {"status": "ok", "database": "ok"}
 
 
-async def test_healthz_is_503_when_the_database_is_gone(
-    client: Client, deps: Deps
-) -> None:
+async def _take_the_database_away(deps: Deps) -> None:
     url = deps.engine.url
     if url.get_backend_name() == "sqlite":
         # The file is overwritten by something that is not a database.
         Path(str(url.database)).write_bytes(b"not a database " * 512)
         for suffix in ("-wal", "-shm"):
             Path(f"{url.database}{suffix}").unlink(missing_ok=True)
-    else:
-        admin = await _pg_admin()
-        try:
-            await admin.execute(
-                f'ALTER DATABASE "{url.database}" WITH ALLOW_CONNECTIONS false'
-            )
+        return
+    await _allow_connections(deps, allow=False)
+
+
+async def _allow_connections(deps: Deps, *, allow: bool) -> None:
+    """PostgreSQL only: refuse (and end) or allow connections to the database."""
+    name = deps.engine.url.database
+    admin = await _pg_admin()
+    try:
+        await admin.execute(
+            f'ALTER DATABASE "{name}" WITH ALLOW_CONNECTIONS {str(allow).lower()}'
+        )
+        if not allow:
             await admin.execute(
                 "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                f"WHERE datname = '{url.database}'"
+                f"WHERE datname = '{name}'"
             )
-        finally:
-            await admin.close()
+    finally:
+        await admin.close()
+
+
+async def test_healthz_is_503_when_the_database_is_gone(
+    client: Client, deps: Deps
+) -> None:
+    await _take_the_database_away(deps)
     resp = await client.get("/healthz")
     assert resp.status == 503
     assert await resp.json() == {"status": "error", "database": "unreachable"}
-    if url.get_backend_name() != "sqlite":
-        admin = await _pg_admin()
-        try:
-            await admin.execute(
-                f'ALTER DATABASE "{url.database}" WITH ALLOW_CONNECTIONS true'
+    if deps.engine.url.get_backend_name() != "sqlite":
+        await _allow_connections(deps, allow=True)
+
+
+async def test_no_200_for_a_webhook_that_could_not_be_stored(
+    client: Client, deps: Deps, fake_slack: FakeSlack
+) -> None:
+    """Stripe keeps retrying what we did not store; nothing waits forever."""
+    await _take_the_database_away(deps)
+    events = [event("charge.succeeded") for _ in range(3)]
+    async with asyncio.timeout(30):
+        responses = await asyncio.gather(
+            *(
+                client.post("/stripe/webhook", data=b, headers=h)
+                for b, h in (signed(e) for e in events)
             )
-        finally:
-            await admin.close()
+        )
+    assert all(r.status >= 500 for r in responses), [r.status for r in responses]
+    if deps.engine.url.get_backend_name() == "sqlite":
+        return
+    # Back: Stripe's retry is stored, answered 200 and alerted.
+    await _allow_connections(deps, allow=True)
+    body, headers = signed(events[0])
+    resp = await client.post("/stripe/webhook", data=body, headers=headers)
+    assert resp.status == 200
+    assert (await resp.json())["duplicate"] is False
+    await fake_slack.wait_for_calls("chat.postMessage", 1)
 
 
 async def test_metrics_count_webhooks_by_outcome(
