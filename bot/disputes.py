@@ -27,7 +27,7 @@ from bot.config import Settings
 from bot.deps import Deps
 from bot.evidence_files import Upload, upload_to_stripe
 from bot.stripe_api import call
-from storage import audit, outbox
+from storage import audit, outbox, sync_state
 from storage import disputes as store
 from storage.disputes import PAST_DUE, Version, threshold_label
 from storage.models import Dispute
@@ -53,6 +53,8 @@ EVENT_TYPES = (
 # that; older ones cannot change any more, so reconcile does not page past this.
 RECONCILE_LOOKBACK_DAYS = 120
 RECONCILE_PAGE_SIZE = 100
+# The sync_state row a finished reconcile writes.
+SYNC_NAME = "disputes"
 # A claimed submission or acceptance this old with no answer from Stripe was
 # cut short (crash, Stripe unreachable); recovery resends it with its key.
 UNFINISHED_AFTER_SECONDS = 120.0
@@ -589,8 +591,19 @@ async def reconcile(deps: Deps, *, page_size: int = RECONCILE_PAGE_SIZE) -> int:
         seen += len(objects)
         deps.wake.outbox.set()
         if not page.has_more or not objects:
-            return seen
+            break
         params["starting_after"] = objects[-1]["id"]
+    # Only a read that reached the last page counts: until one has, "no open
+    # dispute" may just mean "not read yet".
+    async with deps.sessions() as session, session.begin():
+        await sync_state.mark_finished(session, name=SYNC_NAME, now=deps.clock.now())
+    return seen
+
+
+async def first_sync_done(deps: Deps) -> bool:
+    """Whether any instance has read every recent dispute from Stripe yet."""
+    async with deps.sessions() as session:
+        return await sync_state.finished_at(session, name=SYNC_NAME) is not None
 
 
 # -- evidence ----------------------------------------------------------------------

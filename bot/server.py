@@ -44,6 +44,8 @@ class Options:
     run_workers: bool = True
     run_scheduler: bool = True
     run_startup_recovery: bool = True
+    # Read Stripe (e.g. its open disputes) at start, in the background.
+    sync_at_start: bool = True
 
 
 DEPS = web.AppKey("deps", Deps)
@@ -109,6 +111,8 @@ def create_app(deps: Deps, options: Options | None = None) -> web.Application:
         app.cleanup_ctx.append(_workers)
     if options.run_scheduler:
         app.cleanup_ctx.append(_scheduler)
+    if options.sync_at_start:
+        app.cleanup_ctx.append(_sync_at_start)
     if deps.settings.socket_mode:
         app.cleanup_ctx.append(_socket_mode)
     return app
@@ -189,6 +193,21 @@ async def _scheduler(app: web.Application) -> AsyncIterator[None]:
     scheduler.start()
     yield
     scheduler.shutdown(wait=False)
+
+
+async def _sync_at_start(app: web.Application) -> AsyncIterator[None]:
+    # Tasks, not awaited here: Slack acks and webhook 200s never wait for
+    # Stripe's listings; until they finish the bot says it is still reading.
+    tasks = [
+        asyncio.ensure_future(sync(app[DEPS]))
+        for sync in handlers.background_startup_tasks()
+    ]
+    yield
+    for task in tasks:
+        task.cancel()
+    for task in tasks:
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
 
 
 async def _socket_mode(app: web.Application) -> AsyncIterator[None]:

@@ -457,6 +457,7 @@ class FakeStripe:
         self._idempotency: dict[str, _Saved] = {}
         self._idempotency_locks: dict[str, asyncio.Lock] = {}
         self._failures: list[_Failure] = []
+        self._holds: list[tuple[str, str, asyncio.Event]] = []
         self._runner: web.AppRunner | None = None
         self._routes = self._build_routes()
 
@@ -535,6 +536,13 @@ class FakeStripe:
                 should_retry,
             )
         )
+
+    def hold(self, method: str, path_prefix: str) -> asyncio.Event:
+        """Keep matching requests waiting (recorded, not answered) until the
+        returned event is set: a slow Stripe, for as long as a test needs."""
+        gate = asyncio.Event()
+        self._holds.append((method.upper(), path_prefix, gate))
+        return gate
 
     @staticmethod
     def _default_failure(status: int) -> Json:
@@ -2139,6 +2147,9 @@ class FakeStripe:
             headers["Idempotency-Key"] = idempotency_key
         if self.latency > 0:
             await asyncio.sleep(self.latency)
+        for held_method, prefix, gate in self._holds:
+            if held_method == method and request.path.startswith(prefix):
+                await gate.wait()
 
         failure = self._take_failure(method, request.path)
         if failure is not None and not failure.after_execute:

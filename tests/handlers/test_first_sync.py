@@ -1,0 +1,147 @@
+"""A fresh deployment reads Stripe's open disputes at once, says it is still
+reading until then (on every instance), and posts one card per dispute whether
+reconcile or the `created` event finds it first."""
+
+from __future__ import annotations
+
+import json
+
+from bot.config import Settings
+from bot.server import Options
+from tests.conftest import FAST, AppFactory
+from tests.fakes.slack import FakeSlack
+from tests.fakes.slack_requests import event_callback_body
+from tests.fakes.stripe import FakeStripe
+from tests.handlers.helpers import Client, command, eventually, post_signed, text_of
+from tests.handlers.test_disputes import (
+    posted_card,
+    seed_dispute,
+)
+from tests.support import event, signed
+
+# What a real deployment runs: the read of Stripe at start included.
+PRODUCTION = Options(policy=FAST)
+DAY = 86400
+
+
+async def home_view(client: Client, fake_slack: FakeSlack, user_id: str) -> str:
+    before = len(fake_slack.calls_to("views.publish"))
+    body = event_callback_body(
+        event={"type": "app_home_opened", "user": user_id, "tab": "home"}
+    )
+    await post_signed(client, body)
+    calls = await fake_slack.wait_for_calls("views.publish", before + 1)
+    return json.dumps(calls[-1].args["view"])
+
+
+async def test_a_fresh_deployment_posts_and_lists_open_disputes_at_once(
+    settings: Settings,
+    start_app: AppFactory,
+    fake_stripe: FakeStripe,
+    fake_slack: FakeSlack,
+) -> None:
+    soon = seed_dispute(fake_stripe, due_in=2 * DAY)
+    later = seed_dispute(fake_stripe, due_in=6 * DAY)
+    closed = seed_dispute(fake_stripe, status="lost")
+
+    client = await start_app(settings, PRODUCTION)
+
+    await posted_card(fake_slack, soon["id"])
+    await posted_card(fake_slack, later["id"])
+    said = text_of(await command(client, fake_slack, "disputes"))
+    assert "(2)" in said
+    assert said.index(soon["id"]) < said.index(later["id"])
+    assert closed["id"] not in said
+    assert "still reading" not in said
+
+
+async def test_until_the_first_read_finishes_the_bot_says_it_is_still_reading(
+    settings: Settings,
+    start_app: AppFactory,
+    fake_stripe: FakeStripe,
+    fake_slack: FakeSlack,
+) -> None:
+    dispute = seed_dispute(fake_stripe)
+    stripe_is_slow = fake_stripe.hold("GET", "/v1/disputes")
+
+    client = await start_app(settings, PRODUCTION)
+    await eventually(
+        lambda: fake_stripe.requests_to("GET", "/v1/disputes"),
+        what="the read of Stripe's disputes at start",
+    )
+
+    # Stripe has not answered yet; webhooks and Slack are answered meanwhile.
+    body, headers = signed(event("payout.failed"))
+    resp = await client.post("/stripe/webhook", data=body, headers=headers)
+    assert resp.status == 200
+    said = text_of(await command(client, fake_slack, "disputes"))
+    assert "still reading the open disputes from Stripe" in said
+    assert "No dispute is waiting" not in said
+    home = await home_view(client, fake_slack, "U_AGENT")
+    assert "still reading the open disputes from Stripe" in home
+    assert "No dispute is waiting" not in home
+    assert not stripe_is_slow.is_set()
+
+    stripe_is_slow.set()
+    await posted_card(fake_slack, dispute["id"])
+
+    async def listed() -> str | None:
+        said = text_of(await command(client, fake_slack, "disputes"))
+        return said if dispute["id"] in said else None
+
+    said = await eventually(listed, what="the dispute to be listed")
+    assert "still reading" not in said
+    assert "still reading" not in await home_view(client, fake_slack, "U_AGENT")
+
+
+async def test_a_failed_first_read_is_retried_and_says_still_reading_meanwhile(
+    settings: Settings,
+    start_app: AppFactory,
+    fake_stripe: FakeStripe,
+    fake_slack: FakeSlack,
+) -> None:
+    dispute = seed_dispute(fake_stripe)
+    fake_stripe.fail_next("GET", "/v1/disputes", status=500, count=3)
+
+    client = await start_app(settings, PRODUCTION)
+    said = text_of(await command(client, fake_slack, "disputes"))
+    assert "still reading" in said
+
+    await posted_card(fake_slack, dispute["id"])
+    said = await eventually(
+        lambda: _listed(client, fake_slack, dispute["id"]), what="the dispute listed"
+    )
+    assert "still reading" not in said
+
+
+async def _listed(client: Client, fake_slack: FakeSlack, dispute_id: str) -> str | None:
+    said = text_of(await command(client, fake_slack, "disputes"))
+    return said if dispute_id in said else None
+
+
+async def test_a_second_instance_on_a_read_database_does_not_say_still_reading(
+    settings: Settings,
+    start_app: AppFactory,
+    fake_stripe: FakeStripe,
+    fake_slack: FakeSlack,
+) -> None:
+    dispute = seed_dispute(fake_stripe)
+    first = await start_app(settings, PRODUCTION)
+    await posted_card(fake_slack, dispute["id"])
+    await eventually(
+        lambda: _listed(first, fake_slack, dispute["id"]), what="the first read"
+    )
+
+    # The second instance's own read is held at Stripe: what it says comes
+    # from the database the first instance filled.
+    fake_stripe.hold("GET", "/v1/disputes")
+    before = len(fake_stripe.requests_to("GET", "/v1/disputes"))
+    second = await start_app(settings, PRODUCTION)
+    await eventually(
+        lambda: len(fake_stripe.requests_to("GET", "/v1/disputes")) > before,
+        what="the second instance's read at start",
+    )
+    said = text_of(await command(second, fake_slack, "disputes"))
+    assert dispute["id"] in said
+    assert "still reading" not in said
+    assert "still reading" not in await home_view(second, fake_slack, "U_AGENT")
