@@ -386,22 +386,26 @@ async def post_card(
     key: str,
     now: float,
     event_id: str | None = None,
-) -> Dispute:
+) -> Dispute | None:
     """Queue the dispute's card under `key` (as the alert of `event_id`, if
-    any); it becomes the dispute's alert unless it has one."""
-    text, card = render_card(row, now=now, event_id=event_id)
+    any), unless it has a card already; None then.
+
+    The card is claimed on the row first (a conditional UPDATE), so an event
+    and a reconcile that find the same new dispute, here or on another
+    instance, post one card between them.
+    """
     channel = _channel(settings, row)
+    if not await store.set_alert(
+        session, dispute_id=row.id, key=key, channel=channel, event_id=event_id
+    ):
+        return None
+    fresh = await store.get(session, dispute_id=row.id)
+    assert fresh is not None
+    text, card = render_card(fresh, now=now, event_id=event_id)
     await outbox.enqueue(
         session, key=key, channel=channel, text=text, blocks=card, now=now
     )
-    if row.alert_key is None:
-        await store.set_alert(
-            session, dispute_id=row.id, key=key, channel=channel, event_id=event_id
-        )
-        fresh = await store.get(session, dispute_id=row.id)
-        assert fresh is not None
-        return fresh
-    return row
+    return fresh
 
 
 async def update_card(
@@ -455,20 +459,29 @@ async def on_event(
     alert_key: str,
     now: float,
 ) -> Applied:
-    """Apply a dispute event; post the card as this event's alert when the event
-    opens the dispute or the bot has no card for it yet, else edit the card."""
+    """Apply a dispute event; post the card as this event's alert when the bot
+    has no card for the dispute yet, else edit the card.
+
+    A `created` that comes after reconcile (or an earlier event) posted the
+    card adds no second card.
+    """
     obj = _dict(_dict(event.get("data")).get("object"))
     event_id = str(event["id"])
     version = Version(int(event.get("created") or 0), event_id)
     applied = await apply_object(session, obj, version=version, now=now)
     row = applied.row
-    had_alert = row.alert_key
-    if event.get("type") == CREATED_EVENT or row.alert_key is None:
+    if row.alert_key is None:
         # Built from the row, so a late `created` still shows the newest state.
-        row = await post_card(
+        posted = await post_card(
             session, settings, row, key=alert_key, now=now, event_id=event_id
         )
-    if applied.changed and had_alert is not None:
+        if posted is not None:
+            return Applied(posted, applied.created, applied.changed)
+        # Another transaction's card won the claim: edit that one.
+        fresh = await store.get(session, dispute_id=row.id)
+        assert fresh is not None
+        row = fresh
+    if applied.changed:
         await update_card(session, row, now=now, skip_key=alert_key)
     return Applied(row, applied.created, applied.changed)
 
@@ -485,7 +498,10 @@ async def on_snapshot(
     applied = await apply_object(session, obj, version=version, now=now)
     row = applied.row
     if applied.created and row.status not in CLOSED:
-        row = await post_card(session, settings, row, key=f"dispute:{row.id}", now=now)
+        posted = await post_card(
+            session, settings, row, key=f"dispute:{row.id}", now=now
+        )
+        row = posted or row
     elif applied.changed:
         await update_card(session, row, now=now)
     return Applied(row, applied.created, applied.changed)

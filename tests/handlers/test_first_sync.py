@@ -4,18 +4,29 @@ reconcile or the `created` event finds it first."""
 
 from __future__ import annotations
 
+import asyncio
 import json
+import time
+
+from sqlalchemy import select
+from sqlmodel import col
 
 from bot.config import Settings
-from bot.server import Options
+from bot.deps import Deps
+from bot.server import DEPS, Options
+from handlers.jobs import disputes as dispute_jobs
+from storage.models import OutboxMessage, StripeEvent
 from tests.conftest import FAST, AppFactory
 from tests.fakes.slack import FakeSlack
 from tests.fakes.slack_requests import event_callback_body
 from tests.fakes.stripe import FakeStripe
 from tests.handlers.helpers import Client, command, eventually, post_signed, text_of
 from tests.handlers.test_disputes import (
+    deliver,
+    dispute_event,
     posted_card,
     seed_dispute,
+    thread_reply,
 )
 from tests.support import event, signed
 
@@ -32,6 +43,26 @@ async def home_view(client: Client, fake_slack: FakeSlack, user_id: str) -> str:
     await post_signed(client, body)
     calls = await fake_slack.wait_for_calls("views.publish", before + 1)
     return json.dumps(calls[-1].args["view"])
+
+
+async def card_keys(deps: Deps, dispute_id: str) -> list[str]:
+    """Outbox keys of top-level posts about the dispute (its cards)."""
+    async with deps.sessions() as session:
+        rows = await session.execute(
+            select(OutboxMessage).where(
+                col(OutboxMessage.kind) == "post",
+                col(OutboxMessage.thread_key).is_(None),
+            )
+        )
+        return sorted(
+            m.key for m in rows.scalars().all() if dispute_id in json.dumps(m.blocks)
+        )
+
+
+async def processed(deps: Deps, event_id: str) -> bool:
+    async with deps.sessions() as session:
+        row = await session.get(StripeEvent, event_id)
+        return row is not None and row.status == "processed"
 
 
 async def test_a_fresh_deployment_posts_and_lists_open_disputes_at_once(
@@ -145,3 +176,67 @@ async def test_a_second_instance_on_a_read_database_does_not_say_still_reading(
     assert dispute["id"] in said
     assert "still reading" not in said
     assert "still reading" not in await home_view(second, fake_slack, "U_AGENT")
+
+
+async def test_a_created_event_after_reconcile_posts_no_second_card(
+    settings: Settings,
+    start_app: AppFactory,
+    fake_stripe: FakeStripe,
+    fake_slack: FakeSlack,
+) -> None:
+    dispute = seed_dispute(fake_stripe)
+    client = await start_app(settings, PRODUCTION)
+    await posted_card(fake_slack, dispute["id"])
+    created = dispute_event(
+        fake_stripe, "charge.dispute.created", dispute, created=int(time.time()) - 30
+    )
+    await deliver(client, created)
+
+    app = client.app
+    assert app is not None
+    deps = app[DEPS]
+    await eventually(lambda: processed(deps, created["id"]), what="event processed")
+    # Whatever the event queued committed with its `processed` mark.
+    assert await card_keys(deps, dispute["id"]) == [f"dispute:{dispute['id']}"]
+    # The event's own alert is a reply in the card's thread.
+    card = await posted_card(fake_slack, dispute["id"])
+    await thread_reply(fake_slack, card, "Dispute opened")
+
+
+async def test_reconcile_after_the_created_event_posts_no_second_card(
+    client: Client, fake_stripe: FakeStripe, fake_slack: FakeSlack, deps: Deps
+) -> None:
+    dispute = seed_dispute(fake_stripe)
+    created = dispute_event(
+        fake_stripe, "charge.dispute.created", dispute, created=int(time.time()) - 30
+    )
+    await deliver(client, created)
+    await posted_card(fake_slack, dispute["id"])
+
+    await dispute_jobs.reconcile(deps)
+
+    assert await card_keys(deps, dispute["id"]) == [f"alert:{created['id']}"]
+    said = text_of(await command(client, fake_slack, "disputes"))
+    assert dispute["id"] in said
+
+
+async def test_an_event_and_a_reconcile_at_the_same_time_post_one_card(
+    client: Client, fake_stripe: FakeStripe, fake_slack: FakeSlack, deps: Deps
+) -> None:
+    seeded = [seed_dispute(fake_stripe) for _ in range(5)]
+    events = [
+        dispute_event(
+            fake_stripe, "charge.dispute.created", d, created=int(time.time()) - 30
+        )
+        for d in seeded
+    ]
+    await asyncio.gather(
+        dispute_jobs.reconcile(deps), *(deliver(client, e) for e in events)
+    )
+
+    async def all_processed() -> bool:
+        return all([await processed(deps, e["id"]) for e in events])
+
+    await eventually(all_processed, what="the events processed")
+    for d in seeded:
+        assert len(await card_keys(deps, d["id"])) == 1, d["id"]
