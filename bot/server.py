@@ -15,9 +15,10 @@ import stripe
 from aiohttp import web
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
+from slack_bolt.adapter.aiohttp import to_aiohttp_response
 from slack_bolt.adapter.socket_mode.aiohttp import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncApp
+from slack_bolt.request.async_request import AsyncBoltRequest
 from sqlalchemy import text
 
 import handlers
@@ -241,7 +242,22 @@ async def correlation_middleware(
 async def slack_events(request: web.Request) -> web.StreamResponse:
     """Slash commands, interactivity and events: Bolt verifies and dispatches."""
     bolt = request.app[BOLT]
-    response = await bolt.async_dispatch(await to_bolt_request(request))
+    try:
+        # Slack sends UTF-8; Bolt's adapter would raise on anything else (a
+        # 500), and Bolt parses the body before it checks the signature.
+        text = (await request.read()).decode("utf-8")
+        bolt_request = AsyncBoltRequest(
+            body=text,
+            query=request.query_string,
+            headers=request.headers,  # type: ignore[arg-type]
+        )
+    except (ValueError, TypeError, AttributeError, KeyError, RecursionError) as exc:
+        log.warning("rejected a Slack request: %s", type(exc).__name__)
+        return web.json_response(
+            {"error": "the body is not a Slack request (UTF-8 form or JSON)"},
+            status=400,
+        )
+    response = await bolt.async_dispatch(bolt_request)
     return await to_aiohttp_response(response)
 
 
