@@ -12,13 +12,24 @@ from bot import disputes
 from bot.access import is_support
 from bot.blocks import disputes as blocks
 from bot.deps import Deps
+from handlers import inputs
 from handlers.dispute_answers import ACCEPT, SUBMIT, Answer
 
 log = logging.getLogger(__name__)
 
 
-def _dispute_id(body: dict[str, Any]) -> str:
-    return str(body["actions"][0]["value"])
+NOT_A_DISPUTE = (
+    "This button does not name a dispute I can look up, so nothing was done. "
+    "Use `/stripe dispute dp_…` to get the dispute with working buttons."
+)
+
+
+def _dispute_id(body: dict[str, Any]) -> str | None:
+    return inputs.dispute_id(inputs.action_value(body))
+
+
+async def _not_a_dispute(respond: AsyncRespond) -> None:
+    await respond(text=NOT_A_DISPUTE, response_type="ephemeral", replace_original=False)
 
 
 def _user(body: dict[str, Any]) -> str:
@@ -34,12 +45,13 @@ async def _show(deps: Deps, body: dict[str, Any], title: str, text: str) -> None
         log.warning("could not open a modal: %s", exc.response.get("error"))
 
 
-async def _ask(deps: Deps, answer: Answer, body: dict[str, Any]) -> None:
+async def _ask(
+    deps: Deps, answer: Answer, body: dict[str, Any], dispute_id: str
+) -> None:
     """Open the answer's confirmation, or say why it can't be given."""
     if not await answer.allowed(deps, _user(body)):
         await _show(deps, body, answer.title, answer.refused(deps.settings))
         return
-    dispute_id = _dispute_id(body)
     row = await disputes.load(deps, dispute_id)
     if row is None:
         await _show(deps, body, answer.title, blocks.unknown_dispute(dispute_id))
@@ -56,9 +68,15 @@ async def _ask(deps: Deps, answer: Answer, body: dict[str, Any]) -> None:
 def register(app: AsyncApp, deps: Deps) -> None:
     """Register this module's listeners."""
 
-    async def edit_evidence(ack: AsyncAck, body: dict[str, Any]) -> None:
+    async def edit_evidence(
+        ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond
+    ) -> None:
         """Open the evidence form: a loading modal at once, then the form."""
         await ack()
+        dispute_id = _dispute_id(body)
+        if dispute_id is None:
+            await _not_a_dispute(respond)
+            return
         title = "Dispute evidence"
         if not await is_support(deps, _user(body)):
             await _show(deps, body, title, blocks.ONLY_SUPPORT)
@@ -70,7 +88,6 @@ def register(app: AsyncApp, deps: Deps) -> None:
                 title, "Reading the dispute and its payment from Stripe…"
             ),
         )
-        dispute_id = _dispute_id(body)
         try:
             draft = await disputes.open_evidence(deps, dispute_id)
             view = blocks.evidence_modal(
@@ -85,21 +102,37 @@ def register(app: AsyncApp, deps: Deps) -> None:
             view = blocks.info_modal(title, str(exc))
         await deps.slack.views_update(view_id=opened["view"]["id"], view=view)
 
-    async def submit_evidence(ack: AsyncAck, body: dict[str, Any]) -> None:
+    async def submit_evidence(
+        ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond
+    ) -> None:
         """Ask for confirmation, showing what is still missing."""
         await ack()
-        await _ask(deps, SUBMIT, body)
+        dispute_id = _dispute_id(body)
+        if dispute_id is None:
+            await _not_a_dispute(respond)
+            return
+        await _ask(deps, SUBMIT, body, dispute_id)
 
-    async def accept_dispute(ack: AsyncAck, body: dict[str, Any]) -> None:
+    async def accept_dispute(
+        ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond
+    ) -> None:
         """Managers only: ask for confirmation before conceding the money."""
         await ack()
-        await _ask(deps, ACCEPT, body)
+        dispute_id = _dispute_id(body)
+        if dispute_id is None:
+            await _not_a_dispute(respond)
+            return
+        await _ask(deps, ACCEPT, body, dispute_id)
 
     async def take_dispute(
         ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond
     ) -> None:
         """Claim the dispute: its reminders mention whoever took it."""
         await ack()
+        dispute_id = _dispute_id(body)
+        if dispute_id is None:
+            await _not_a_dispute(respond)
+            return
         user = _user(body)
         if not await is_support(deps, user):
             await respond(
@@ -108,7 +141,6 @@ def register(app: AsyncApp, deps: Deps) -> None:
                 replace_original=False,
             )
             return
-        dispute_id = _dispute_id(body)
         taken = await disputes.take(deps, dispute_id=dispute_id, user_id=user)
         if taken.row is None:
             await respond(

@@ -23,10 +23,19 @@ from bot.evidence_files import (
     fetch_checked,
     file_info,
 )
+from handlers import inputs
 from handlers.dispute_answers import ACCEPT, SUBMIT, Answer
 from storage.models import Dispute
 
 log = logging.getLogger(__name__)
+
+# The dispute's ID, which the form was opened with.
+_META = "private_metadata"
+FORM_LOST = (
+    "This form no longer says which dispute it is for, so I can't use it. "
+    "Nothing was saved, submitted or accepted. Close it and open the dispute "
+    "again from its card or with `/stripe dispute dp_…`."
+)
 
 # Of Slack's 3 s for a view_submission answer, what downloading files to check
 # their bytes may use; slower downloads are checked after the answer instead.
@@ -90,7 +99,10 @@ async def _confirm(
     """Permission checked again; claim the one answer (the loser hears who
     won), answer Slack, then make the Stripe call and show its outcome."""
     title = answer.title
-    user, dispute_id = str(body["user"]["id"]), str(view["private_metadata"])
+    user, dispute_id = str(body["user"]["id"]), inputs.dispute_id(view.get(_META))
+    if dispute_id is None:
+        await ack(response_action="update", view=blocks.info_modal(title, FORM_LOST))
+        return
     if not await answer.allowed(deps, user):
         await ack(
             response_action="update",
@@ -125,7 +137,12 @@ def register(app: AsyncApp, deps: Deps) -> None:
         """Refuse files Stripe would not take, then stage the evidence after the ack."""
         started = time.monotonic()
         title = "Dispute evidence"
-        user, dispute_id = str(body["user"]["id"]), str(view["private_metadata"])
+        user, dispute_id = str(body["user"]["id"]), inputs.dispute_id(view.get(_META))
+        if dispute_id is None:
+            await ack(
+                response_action="update", view=blocks.info_modal(title, FORM_LOST)
+            )
+            return
         if not await is_support(deps, user):
             await ack(
                 response_action="update",

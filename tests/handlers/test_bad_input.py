@@ -1,16 +1,35 @@
-"""Bad input from Slack gets a clear answer, never a 500."""
+"""Bad input from Slack gets a clear answer, never a 500: request bodies that
+do not parse, modals whose private_metadata is missing or mangled, buttons
+whose value does not parse, and command text Stripe should never see."""
 
 from __future__ import annotations
 
+import json
+from typing import Any
+from urllib.parse import parse_qs, urlencode
+
 import pytest
 
+from bot.blocks import disputes as dispute_blocks
+from bot.blocks.refunds import (
+    AMOUNT_INPUT,
+    DENY_CALLBACK,
+    DENY_REASON_INPUT,
+    OPEN_MODAL_ACTION,
+    REQUEST_CALLBACK,
+)
 from tests.fakes.slack import FakeSlack
 from tests.fakes.slack_requests import (
+    block_action_body,
     sign,
     slash_command_body,
+    view_submission_body,
 )
-from tests.handlers.helpers import Client, post_signed
+from tests.fakes.stripe import FakeStripe
+from tests.handlers.helpers import Client, post_signed, text_of
 from tests.support import SIGNING_SECRET
+
+MISSING = object()
 
 # -- request bodies ---------------------------------------------------------------
 
@@ -43,3 +62,180 @@ async def test_a_body_that_is_not_a_slack_request_gets_400(
     help_body = slash_command_body(text="help", response_url=fake_slack.response_url())
     answer = await (await post_signed(client, help_body)).json()
     assert "/stripe customer" in answer["text"]
+
+
+# -- modals -----------------------------------------------------------------------
+
+
+def _mangled_view(
+    callback_id: str,
+    private_metadata: Any,
+    *,
+    user_id: str = "U_AGENT",
+    state: dict[str, Any] | None = None,
+) -> str:
+    body = view_submission_body(
+        callback_id=callback_id, state_values=state or {}, user_id=user_id
+    )
+    payload = json.loads(parse_qs(body)["payload"][0])
+    if private_metadata is MISSING:
+        del payload["view"]["private_metadata"]
+    else:
+        payload["view"]["private_metadata"] = private_metadata
+    return urlencode({"payload": json.dumps(payload)})
+
+
+BAD_DISPUTE_METADATA: list[tuple[str, Any]] = [
+    ("missing", MISSING),
+    ("empty", ""),
+    ("null", None),
+    ("a number", 123),
+    ("not an ID", "hello"),
+    ("an ID with a NUL", "dp_1\u0000"),
+    ("an ID with quotes", 'dp_1"x'),
+    ("JSON", '{"d": "dp_1"}'),
+]
+
+
+@pytest.mark.parametrize(
+    "callback_id",
+    [
+        dispute_blocks.VIEW_EVIDENCE,
+        dispute_blocks.VIEW_SUBMIT,
+        dispute_blocks.VIEW_ACCEPT,
+    ],
+)
+@pytest.mark.parametrize(
+    ("label", "metadata"),
+    BAD_DISPUTE_METADATA,
+    ids=[m[0] for m in BAD_DISPUTE_METADATA],
+)
+async def test_a_dispute_form_that_lost_its_dispute_says_so(
+    client: Client, callback_id: str, label: str, metadata: Any
+) -> None:
+    body = _mangled_view(callback_id, metadata, user_id="U_MANAGER")
+    resp = await post_signed(client, body)
+    answer = json.loads(await resp.text())
+    assert answer["response_action"] == "update", label
+    said = json.dumps(answer["view"])
+    assert "no longer says which dispute it is for" in said
+    assert "Nothing was saved, submitted or accepted" in said
+
+
+BAD_REFUND_METADATA: list[tuple[str, Any]] = [
+    ("missing", MISSING),
+    ("empty", ""),
+    ("not JSON", "{oops"),
+    ("a JSON list", "[1, 2]"),
+    ("no payment", json.dumps({"c": "usd", "r": 1000})),
+    ("payment not an ID", json.dumps({"p": "hello", "c": "usd", "r": 1000})),
+    ("payment a number", json.dumps({"p": 12, "c": "usd", "r": 1000})),
+    ("no currency", json.dumps({"p": "pi_123", "r": 1000})),
+    ("currency a number", json.dumps({"p": "pi_123", "c": 840, "r": 1000})),
+    ("remaining a string", json.dumps({"p": "pi_123", "c": "usd", "r": "1000"})),
+    ("remaining true", json.dumps({"p": "pi_123", "c": "usd", "r": True})),
+]
+
+
+@pytest.mark.parametrize(
+    ("label", "metadata"), BAD_REFUND_METADATA, ids=[m[0] for m in BAD_REFUND_METADATA]
+)
+async def test_a_refund_form_that_lost_its_payment_says_so(
+    client: Client, fake_stripe: FakeStripe, label: str, metadata: Any
+) -> None:
+    state = {
+        AMOUNT_INPUT: {AMOUNT_INPUT: {"type": "plain_text_input", "value": "5.00"}}
+    }
+    resp = await post_signed(
+        client, _mangled_view(REQUEST_CALLBACK, metadata, state=state)
+    )
+    answer = json.loads(await resp.text())
+    assert answer["response_action"] == "update", label
+    said = json.dumps(answer["view"])
+    assert "no longer says which payment it is for" in said
+    assert "Nothing was requested" in said
+    assert fake_stripe.requests == []
+
+
+BAD_DENY_METADATA: list[tuple[str, Any]] = [
+    ("missing", MISSING),
+    ("not JSON", "{oops"),
+    ("no request", json.dumps({"u": None})),
+    ("request a word", json.dumps({"r": "seven"})),
+    ("request true", json.dumps({"r": True})),
+]
+
+
+@pytest.mark.parametrize(
+    ("label", "metadata"), BAD_DENY_METADATA, ids=[m[0] for m in BAD_DENY_METADATA]
+)
+async def test_a_deny_form_that_lost_its_request_says_so(
+    client: Client, label: str, metadata: Any
+) -> None:
+    state = {
+        DENY_REASON_INPUT: {
+            DENY_REASON_INPUT: {"type": "plain_text_input", "value": "duplicate"}
+        }
+    }
+    body = _mangled_view(DENY_CALLBACK, metadata, user_id="U_MANAGER", state=state)
+    answer = json.loads(await (await post_signed(client, body)).text())
+    assert answer["response_action"] == "update", label
+    said = json.dumps(answer["view"])
+    assert "no longer says which refund request it is for" in said
+    assert "Nothing was denied" in said
+
+
+# -- buttons ----------------------------------------------------------------------
+
+
+BAD_DISPUTE_VALUES = ["", "hello", "dp_1\u0000", 'dp_1"x', "dp_" + "a" * 300]
+
+
+@pytest.mark.parametrize(
+    "action_id",
+    [
+        dispute_blocks.ACTION_EDIT,
+        dispute_blocks.ACTION_SUBMIT,
+        dispute_blocks.ACTION_ACCEPT,
+        dispute_blocks.ACTION_TAKE,
+    ],
+)
+@pytest.mark.parametrize("value", BAD_DISPUTE_VALUES, ids=repr)
+async def test_a_dispute_button_whose_value_is_not_a_dispute_says_so(
+    client: Client, fake_slack: FakeSlack, action_id: str, value: str
+) -> None:
+    url = fake_slack.response_url()
+    body = block_action_body(
+        action_id=action_id,
+        value=value,
+        user_id="U_MANAGER",
+        channel_id="CDISPUTES",
+        message_ts="1700000000.000100",
+        response_url=url,
+    )
+    await post_signed(client, body)
+    (answer,) = await fake_slack.wait_for_response(url, timeout=15)
+    assert "This button does not name a dispute" in text_of(answer)
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["", "{oops", "[]", json.dumps({"p": "pi_1"}), json.dumps({"p": 1, "c": "usd"})],
+    ids=repr,
+)
+async def test_a_refund_button_whose_value_does_not_parse_says_so(
+    client: Client, fake_slack: FakeSlack, value: str
+) -> None:
+    url = fake_slack.response_url()
+    body = block_action_body(
+        action_id=OPEN_MODAL_ACTION,
+        value=value,
+        user_id="U_AGENT",
+        channel_id="C_SUPPORT",
+        message_ts="1700000000.000100",
+        response_url=url,
+    )
+    await post_signed(client, body)
+    (answer,) = await fake_slack.wait_for_response(url, timeout=15)
+    assert "This button does not name a payment" in text_of(answer)
+    assert fake_slack.calls_to("views.open") == []
