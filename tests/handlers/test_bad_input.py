@@ -26,7 +26,8 @@ from tests.fakes.slack_requests import (
     view_submission_body,
 )
 from tests.fakes.stripe import FakeStripe
-from tests.handlers.helpers import Client, post_signed, text_of
+from tests.handlers.helpers import Client, command, post_signed, text_of
+from tests.handlers.test_disputes import seed_dispute
 from tests.support import SIGNING_SECRET
 
 MISSING = object()
@@ -239,3 +240,85 @@ async def test_a_refund_button_whose_value_does_not_parse_says_so(
     (answer,) = await fake_slack.wait_for_response(url, timeout=15)
     assert "This button does not name a payment" in text_of(answer)
     assert fake_slack.calls_to("views.open") == []
+
+
+# -- command text -----------------------------------------------------------------
+
+
+async def ack_text(client: Client, fake_slack: FakeSlack, text: str) -> str:
+    """What Slack shows for `/stripe <text>` when the ack itself answers."""
+    body = slash_command_body(text=text, response_url=fake_slack.response_url())
+    answer = await (await post_signed(client, body)).json()
+    assert answer["response_type"] == "ephemeral"
+    return str(answer["text"])
+
+
+@pytest.mark.parametrize(
+    ("text", "says"),
+    [
+        ("customer jenny\u0000@example.com", "control character"),
+        ("customer jenny\u0007@example.com", "control character"),
+        ("dispute dp_1\u0000", "control character"),
+        ("refund pi_1\u0000 5.00", "control character"),
+        ("customer " + "a" * 3000 + "@example.com", "too long"),
+    ],
+    ids=[
+        "NUL in an email",
+        "BEL in an email",
+        "NUL in a dispute",
+        "NUL in a refund",
+        "3,000 characters",
+    ],
+)
+async def test_command_text_stripe_should_never_see_is_refused(
+    client: Client, fake_slack: FakeSlack, fake_stripe: FakeStripe, text: str, says: str
+) -> None:
+    said = await ack_text(client, fake_slack, text)
+    assert says in said
+    assert "\u0000" not in said
+    assert fake_stripe.requests == []
+
+
+async def test_an_overlong_email_is_refused_before_stripe(
+    client: Client, fake_slack: FakeSlack, fake_stripe: FakeStripe
+) -> None:
+    email = "a" * 600 + "@example.com"
+    said = text_of(await command(client, fake_slack, f"customer {email}"))
+    assert "too long for an email" in said
+    assert fake_stripe.requests == []
+
+
+@pytest.mark.parametrize(
+    ("typed", "email"),
+    [
+        ("o'brien@example.com", "o'brien@example.com"),
+        ('"jenny"@example.com', '"jenny"@example.com'),
+        # Slack escapes &, < and > in command text.
+        ("a&amp;b@example.com", "a&b@example.com"),
+        ("<mailto:a&amp;b@example.com|a&amp;b@example.com>", "a&b@example.com"),
+    ],
+    ids=["apostrophe", "quoted local part", "ampersand", "auto-linked ampersand"],
+)
+async def test_emails_with_quotes_or_ampersands_find_the_customer(
+    client: Client,
+    fake_slack: FakeSlack,
+    fake_stripe: FakeStripe,
+    typed: str,
+    email: str,
+) -> None:
+    customer = fake_stripe.add_customer(email=email, name="Jenny Rosen")
+    said = text_of(await command(client, fake_slack, f"customer {typed}"))
+    assert customer["id"] in said
+    (listing,) = [r for r in fake_stripe.requests if r.path == "/v1/customers"]
+    assert listing.params["email"] == email
+
+
+async def test_a_dispute_lookup_after_bad_input_still_works(
+    client: Client, fake_slack: FakeSlack, fake_stripe: FakeStripe
+) -> None:
+    dispute = seed_dispute(fake_stripe)
+    assert "control character" in await ack_text(
+        client, fake_slack, "dispute dp_1\u0000"
+    )
+    said = text_of(await command(client, fake_slack, f"dispute {dispute['id']}"))
+    assert dispute["id"] in said
