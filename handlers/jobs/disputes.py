@@ -61,11 +61,6 @@ async def fill_in_customers(deps: Deps) -> None:
     await disputes.fill_in_customers(deps)
 
 
-async def finish_unfinished(deps: Deps) -> None:
-    """Resend submissions and acceptances a crash left without Stripe's answer."""
-    await disputes.finish_unfinished(deps)
-
-
 def register(scheduler: AsyncIOScheduler, deps: Deps) -> None:
     """Add this module's periodic jobs."""
     # A run that falls behind is merged into one; two never overlap here (other
@@ -96,7 +91,10 @@ def register(scheduler: AsyncIOScheduler, deps: Deps) -> None:
 
 
 def startup_tasks() -> list[Callable[[Deps], Awaitable[None]]]:
-    return [finish_unfinished]
+    # Submissions and acceptances a crash left unsent are resent by
+    # `sync_at_start` (its reconcile finishes them), not before serving: a
+    # slow Stripe must not keep the server from acking Slack.
+    return []
 
 
 def background_startup_tasks() -> list[Callable[[Deps], Awaitable[None]]]:

@@ -8,14 +8,14 @@ import asyncio
 import json
 import time
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlmodel import col
 
 from bot.config import Settings
 from bot.deps import Deps
 from bot.server import DEPS, Options
 from handlers.jobs import disputes as dispute_jobs
-from storage.models import OutboxMessage, StripeEvent
+from storage.models import Dispute, OutboxMessage, StripeEvent
 from tests.conftest import FAST, AppFactory
 from tests.fakes.slack import FakeSlack
 from tests.fakes.slack_requests import event_callback_body
@@ -240,3 +240,42 @@ async def test_an_event_and_a_reconcile_at_the_same_time_post_one_card(
     await eventually(all_processed, what="the events processed")
     for d in seeded:
         assert len(await card_keys(deps, d["id"])) == 1, d["id"]
+
+
+async def test_a_submission_a_crash_left_unsent_does_not_hold_up_the_start(
+    settings: Settings,
+    start_app: AppFactory,
+    fake_stripe: FakeStripe,
+    fake_slack: FakeSlack,
+) -> None:
+    dispute = seed_dispute(fake_stripe)
+    seeding = Deps.create(settings)
+    try:
+        await dispute_jobs.reconcile(seeding)
+        async with seeding.sessions() as session, session.begin():
+            # Claimed five minutes ago; the instance died before Stripe answered.
+            await session.execute(
+                update(Dispute)
+                .where(col(Dispute.id) == dispute["id"])
+                .values(submitted_by="U_AGENT", submitted_at=time.time() - 300)
+            )
+    finally:
+        await seeding.aclose()
+    stripe_is_slow = fake_stripe.hold("POST", f"/v1/disputes/{dispute['id']}")
+
+    # The server comes up and answers while Stripe sits on the resent call.
+    client = await asyncio.wait_for(start_app(settings, PRODUCTION), timeout=10)
+    body, headers = signed(event("payout.failed"))
+    assert (
+        await client.post("/stripe/webhook", data=body, headers=headers)
+    ).status == 200
+    said = text_of(await command(client, fake_slack, "disputes"))
+    assert dispute["id"] in said
+
+    stripe_is_slow.set()
+    (sent,) = await eventually(
+        lambda: fake_stripe.requests_to("POST", f"/v1/disputes/{dispute['id']}"),
+        what="the submission resent",
+    )
+    assert sent.params.get("submit") == "true"
+    assert sent.idempotency_key
