@@ -48,15 +48,20 @@ def _form_values(
     """(text per evidence field, [(field, Slack file ID)]) from a submitted form."""
     texts: dict[str, str] = {}
     attached: list[tuple[str, str]] = []
-    for actions in view.get("state", {}).get("values", {}).values():
+    values = (view.get("state") or {}).get("values") or {}
+    for actions in values.values() if isinstance(values, dict) else ():
+        # Anything not shaped like Slack's block state is skipped, not a 500.
+        if not isinstance(actions, dict):
+            continue
         for name, state in actions.items():
-            if name not in disputes.EVIDENCE_FIELDS:
+            if name not in disputes.EVIDENCE_FIELDS or not isinstance(state, dict):
                 continue
             if state.get("type") == "file_input":
+                files = state.get("files")
                 attached += [
                     (name, str(f["id"]))
-                    for f in state.get("files") or []
-                    if f.get("id")
+                    for f in (files if isinstance(files, list) else [])
+                    if isinstance(f, dict) and f.get("id")
                 ]
             elif name not in disputes.FILE_FIELDS:
                 texts[name] = str(state.get("value") or "").strip()

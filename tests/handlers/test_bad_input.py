@@ -18,6 +18,7 @@ from bot.blocks.refunds import (
     OPEN_MODAL_ACTION,
     REQUEST_CALLBACK,
 )
+from bot.server import DEPS
 from tests.fakes.slack import FakeSlack
 from tests.fakes.slack_requests import (
     block_action_body,
@@ -27,7 +28,7 @@ from tests.fakes.slack_requests import (
 )
 from tests.fakes.stripe import FakeStripe
 from tests.handlers.helpers import Client, command, post_signed, text_of
-from tests.handlers.test_disputes import seed_dispute
+from tests.handlers.test_disputes import seed_dispute, view_update_saying
 from tests.support import SIGNING_SECRET
 
 MISSING = object()
@@ -121,6 +122,45 @@ async def test_a_dispute_form_that_lost_its_dispute_says_so(
     said = json.dumps(answer["view"])
     assert "no longer says which dispute it is for" in said
     assert "Nothing was saved, submitted or accepted" in said
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        {"a": "b"},
+        {"a": {"receipt": "not a state"}},
+        {"a": {"receipt": {"type": "file_input", "files": "F1"}}},
+        {"a": {"receipt": {"type": "file_input", "files": ["F1", None]}}},
+        ["not", "a", "dict"],
+    ],
+    ids=repr,
+)
+async def test_an_evidence_form_with_mangled_state_saves_nothing_and_says_so(
+    client: Client, fake_stripe: FakeStripe, fake_slack: FakeSlack, values: Any
+) -> None:
+    from bot.deps import Deps
+    from handlers.jobs import disputes as dispute_jobs
+
+    dispute = seed_dispute(fake_stripe)
+    app = client.app
+    assert app is not None
+    deps: Deps = app[DEPS]
+    await dispute_jobs.reconcile(deps)
+    body = view_submission_body(
+        callback_id=dispute_blocks.VIEW_EVIDENCE,
+        state_values={},
+        user_id="U_AGENT",
+        private_metadata=dispute["id"],
+    )
+    payload = json.loads(parse_qs(body)["payload"][0])
+    payload["view"]["state"]["values"] = values
+    resp = await post_signed(client, urlencode({"payload": json.dumps(payload)}))
+    answer = json.loads(await resp.text())
+    assert answer["response_action"] == "update"
+    # Nothing usable was typed or attached: nothing goes to Stripe, and the
+    # form says so.
+    await view_update_saying(fake_slack, "V1", "nothing was sent to Stripe")
+    assert fake_stripe.requests_to("POST", f"/v1/disputes/{dispute['id']}") == []
 
 
 BAD_REFUND_METADATA: list[tuple[str, Any]] = [
