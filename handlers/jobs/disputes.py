@@ -31,9 +31,12 @@ async def send_reminders(deps: Deps) -> None:
 
 
 async def reconcile(deps: Deps) -> None:
-    """Repair missed dispute events from Stripe, then finish cut-short calls."""
-    await disputes.reconcile(deps)
+    """Finish cut-short calls, then repair missed dispute events from Stripe."""
+    # Resent first, with their keys: a listing that already shows Stripe's
+    # submission would make the claim look finished, and whoever submitted
+    # would never be named in the card's thread.
     await disputes.finish_unfinished(deps)
+    await disputes.reconcile(deps)
 
 
 async def sync_at_start(deps: Deps) -> None:
