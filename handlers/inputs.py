@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+import unicodedata
 from typing import Any
 
 # Stripe IDs: a prefix, then letters and digits; nothing a database or Stripe
@@ -77,3 +78,18 @@ def action_value(body: dict[str, Any]) -> object:
         return None
     first = actions[0]
     return first.get("value") if isinstance(first, dict) else None
+
+
+# Typed into a modal: newlines and tabs are text, other control characters
+# (a NUL, an escape) are not, and PostgreSQL cannot even store a NUL.
+CONTROL_CHARACTER = (
+    "This has an invisible control character in it (often pasted along with "
+    "text). Type it again without it."
+)
+_TEXT_CONTROLS = frozenset("\t\n\r")
+
+
+def has_control_character(text: str) -> bool:
+    return any(
+        unicodedata.category(c) == "Cc" and c not in _TEXT_CONTROLS for c in text
+    )

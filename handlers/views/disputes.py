@@ -155,7 +155,11 @@ def register(app: AsyncApp, deps: Deps) -> None:
             )
             return
         texts, attached = _form_values(view)
-        errors: dict[str, str] = {}
+        errors: dict[str, str] = {
+            blocks.input_block_id(name): inputs.CONTROL_CHARACTER
+            for name, text in texts.items()
+            if inputs.has_control_character(text)
+        }
         files: list[tuple[str, SlackFile]] = []
         for name, file_id in attached:
             try:

@@ -104,6 +104,9 @@ def request_form(
                 )
     if reason is not None and reason not in STRIPE_REASONS:
         errors[REASON_INPUT] = "Pick one of the reasons in the list."
+    for block in (AMOUNT_INPUT, NOTE_INPUT):
+        if inputs.has_control_character(_value(view, block) or ""):
+            errors[block] = inputs.CONTROL_CHARACTER
     args = refunds.RefundArgs(
         payment_id=str(meta["p"]),
         amount_text=amount_text,
@@ -199,6 +202,11 @@ def register(app: AsyncApp, deps: Deps) -> None:
                 response_action="update",
                 view=info_modal("Deny refund", DENY_FORM_LOST),
             )
+        elif inputs.has_control_character(_value(view, DENY_REASON_INPUT) or ""):
+            await ack(
+                response_action="errors",
+                errors={DENY_REASON_INPUT: inputs.CONTROL_CHARACTER},
+            )
         elif _value(view, DENY_REASON_INPUT) is None:
             await ack(
                 response_action="errors",
@@ -212,7 +220,7 @@ def register(app: AsyncApp, deps: Deps) -> None:
         reason = _value(view, DENY_REASON_INPUT)
         meta = _metadata(view)
         request_id = inputs.row_id(meta.get("r"))
-        if reason is None or request_id is None:
+        if reason is None or request_id is None or inputs.has_control_character(reason):
             return  # the ack said so
         user_id = str(body["user"]["id"])
         try:

@@ -15,6 +15,7 @@ from bot.blocks.refunds import (
     AMOUNT_INPUT,
     DENY_CALLBACK,
     DENY_REASON_INPUT,
+    NOTE_INPUT,
     OPEN_MODAL_ACTION,
     REQUEST_CALLBACK,
 )
@@ -161,6 +162,64 @@ async def test_an_evidence_form_with_mangled_state_saves_nothing_and_says_so(
     # form says so.
     await view_update_saying(fake_slack, "V1", "nothing was sent to Stripe")
     assert fake_stripe.requests_to("POST", f"/v1/disputes/{dispute['id']}") == []
+
+
+CONTROL_CHARACTER = "invisible control character"
+
+
+@pytest.mark.parametrize("typed", ["Shipped\u0000 on time", "Tracking \u001b[31m"])
+async def test_typed_text_with_a_control_character_is_refused_beside_the_field(
+    client: Client, fake_stripe: FakeStripe, fake_slack: FakeSlack, typed: str
+) -> None:
+    from bot.deps import Deps
+    from handlers.jobs import disputes as dispute_jobs
+
+    dispute = seed_dispute(fake_stripe)
+    app = client.app
+    assert app is not None
+    deps: Deps = app[DEPS]
+    await dispute_jobs.reconcile(deps)
+    block = dispute_blocks.input_block_id("shipping_tracking_number")
+    state = {
+        block: {
+            "shipping_tracking_number": {"type": "plain_text_input", "value": typed}
+        }
+    }
+    body = view_submission_body(
+        callback_id=dispute_blocks.VIEW_EVIDENCE,
+        state_values=state,
+        user_id="U_AGENT",
+        private_metadata=dispute["id"],
+    )
+    answer = json.loads(await (await post_signed(client, body)).text())
+    assert answer["response_action"] == "errors"
+    assert CONTROL_CHARACTER in answer["errors"][block]
+    assert fake_stripe.requests_to("POST", f"/v1/disputes/{dispute['id']}") == []
+
+    meta = json.dumps({"p": "pi_123", "c": "usd", "r": 1000})
+    note = {NOTE_INPUT: {NOTE_INPUT: {"type": "plain_text_input", "value": typed}}}
+    answer = json.loads(
+        await (
+            await post_signed(client, _mangled_view(REQUEST_CALLBACK, meta, state=note))
+        ).text()
+    )
+    assert answer["response_action"] == "errors"
+    assert CONTROL_CHARACTER in answer["errors"][NOTE_INPUT]
+
+    reason = {
+        DENY_REASON_INPUT: {
+            DENY_REASON_INPUT: {"type": "plain_text_input", "value": typed}
+        }
+    }
+    body = _mangled_view(
+        DENY_CALLBACK, json.dumps({"r": 1}), user_id="U_MANAGER", state=reason
+    )
+    answer = json.loads(await (await post_signed(client, body)).text())
+    assert answer["response_action"] == "errors"
+    assert CONTROL_CHARACTER in answer["errors"][DENY_REASON_INPUT]
+    assert fake_stripe.requests == [
+        r for r in fake_stripe.requests if r.method == "GET"
+    ]
 
 
 BAD_REFUND_METADATA: list[tuple[str, Any]] = [
