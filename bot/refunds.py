@@ -35,7 +35,16 @@ from bot.blocks.refunds import (
     user,
 )
 from bot.deps import Deps
-from bot.money import AmountError, format_amount, parse_amount
+from bot.money import (
+    AmountError,
+    check_refundable_units,
+    currency_code,
+    example_amount,
+    exponent,
+    format_amount,
+    looks_like_amount,
+    parse_refund_amount,
+)
 from bot.stripe_api import call, describe_error
 from bot.stripe_lookup import (
     Payment,
@@ -69,13 +78,13 @@ USAGE = (
     "Write it as `/stripe refund &lt;pi_… | ch_…&gt; [amount] [reason]`, e.g. "
     "`/stripe refund pi_3Abc 12.50 requested_by_customer`. Leave out the amount "
     "to refund all that is left; the amount is in the payment's currency (`12.50` "
-    "USD, `500` JPY, `1.250` KWD). The reason is `requested_by_customer`, "
-    "`duplicate` or `fraudulent`; other words are kept as a note for the approver."
+    "USD, `500` JPY, `1.250` KWD; `12.50 EUR` when the payment is in euros), with "
+    "a point for decimals and no thousands comma. The reason is "
+    "`requested_by_customer`, `duplicate` or `fraudulent`; other words are kept as "
+    "a note for the approver."
 )
 
 _PAYMENT_ID = re.compile(r"(?:pi|ch)_[A-Za-z0-9]+")
-# A word that is meant as an amount: digits, a sign, or a currency symbol first.
-_AMOUNT_LIKE = re.compile(r"[-+.0-9$€£¥]")
 _NOTE_MAX = 500
 _RANK = {"pending": 0, "requires_action": 1}
 _STRIPE_REASON: dict[
@@ -91,12 +100,20 @@ class Refused(Exception):
     """A refund we will not ask for or make; str() says why and what to do."""
 
 
+# Where an agent put something the amount should have been: refused with
+# the right form, because reading it as "no amount" would refund everything.
+Misplaced = Literal["currency_first", "amount_after_reason"]
+
+
 @dataclass(frozen=True)
 class RefundArgs:
     payment_id: str
     amount_text: str | None = None
     reason: str | None = None
     note: str | None = None
+    # A currency code typed after the amount (`12.50 EUR`); must be the payment's.
+    currency: str | None = None
+    misplaced: Misplaced | None = None
 
 
 def split_reason(text: str | None) -> tuple[str | None, str | None]:
@@ -112,7 +129,9 @@ def split_reason(text: str | None) -> tuple[str | None, str | None]:
 
 
 def parse_refund_args(text: str) -> RefundArgs:
-    """`<pi_|ch_> [amount] [reason or note…]`, or Refused with how to write it."""
+    """`<pi_|ch_> [amount [currency]] [reason or note…]`, or Refused with how
+    to write it. Whether the amount is well formed is checked against the
+    payment's currency, in `check_refund`."""
     words = text.split()
     if not words:
         raise Refused(f"Which payment? {USAGE}")
@@ -123,11 +142,34 @@ def parse_refund_args(text: str) -> RefundArgs:
             f"(`ch_…`) ID. {USAGE}"
         )
     rest = words[1:]
-    amount_text = None
-    if rest and _AMOUNT_LIKE.match(rest[0]):
+    amount_text = currency = None
+    misplaced: Misplaced | None = None
+    if rest and currency_code(rest[0]) and not looks_like_amount(rest[0]):
+        # `EUR 12.50`: the code where the amount belongs.
+        currency, rest = rest[0], rest[1:]
+        misplaced = "currency_first"
+        if rest and looks_like_amount(rest[0]):
+            amount_text, rest = rest[0], rest[1:]
+    elif rest and looks_like_amount(rest[0]):
         amount_text, rest = rest[0], rest[1:]
+        if rest and currency_code(rest[0]):
+            currency, rest = rest[0], rest[1:]
     reason, note = split_reason(" ".join(rest))
-    return RefundArgs(payment_id, amount_text, reason, note)
+    if (
+        amount_text is None
+        and misplaced is None
+        and reason is not None
+        and note is not None
+        and looks_like_amount(note.split()[0])
+    ):
+        # `duplicate 12.50`: an amount that would otherwise become the note.
+        misplaced = "amount_after_reason"
+    return RefundArgs(payment_id, amount_text, reason, note, currency, misplaced)
+
+
+def _amount_form(args: RefundArgs, currency: str) -> str:
+    """The command as it should be typed, with an example amount."""
+    return f"/stripe refund {escape(args.payment_id)} {example_amount(currency)}"
 
 
 def check_refund(payment: Payment | None, args: RefundArgs) -> int:
@@ -152,15 +194,44 @@ def check_refund(payment: Payment | None, args: RefundArgs) -> int:
             f"`/stripe dispute {escape(dispute.id)}`."
         )
     currency = payment.currency
+    code = currency.upper()
+    form = _amount_form(args, currency)
     left = payment.remaining
     if left <= 0:
         raise Refused(f"Payment `{pid}` has been fully refunded already.")
+    if args.currency is not None and args.currency.lower() != currency.lower():
+        raise Refused(
+            f"Payment `{pid}` is in {code}, not {escape(args.currency.upper())}: "
+            f"a refund is in the payment's currency. Write it like `{form}`. "
+            "Nothing was requested."
+        )
+    if args.misplaced == "currency_first":
+        raise Refused(
+            f"Put the amount first, in {code}: `{form}` (or `{form} {code}`). "
+            "Nothing was requested."
+        )
+    if args.misplaced == "amount_after_reason":
+        raise Refused(
+            "Write the amount right after the payment ID, then the reason: "
+            f"`{form} {escape(args.reason or '')}`. Nothing was requested."
+        )
     if args.amount_text is None:
+        try:
+            check_refundable_units(left, currency)
+        except AmountError as exc:
+            whole = left // 10 ** exponent(currency)
+            raise Refused(
+                f"{escape(str(exc))} {escape(format_amount(left, currency))} is "
+                f"left on `{pid}`, so name a whole amount: "
+                f"`/stripe refund {pid} {whole}`. Nothing was requested."
+            ) from None
         return left
     try:
-        amount = parse_amount(args.amount_text, currency)
+        amount = parse_refund_amount(args.amount_text, currency)
     except AmountError as exc:
-        raise Refused(f"{escape(str(exc))} Nothing was requested.") from None
+        raise Refused(
+            f"{escape(str(exc))} Write it like `{form}`. Nothing was requested."
+        ) from None
     if amount > left:
         raise Refused(
             f"{escape(format_amount(amount, currency))} is more than what is left to "

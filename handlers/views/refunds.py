@@ -30,7 +30,7 @@ from bot.blocks.refunds import (
     STRIPE_REASONS,
 )
 from bot.deps import Deps
-from bot.money import AmountError, format_amount, parse_amount
+from bot.money import AmountError, format_amount, parse_refund_amount
 from bot.stripe_api import describe_error
 from storage import outbox
 
@@ -63,7 +63,7 @@ def request_form(view: dict[str, Any]) -> tuple[refunds.RefundArgs, dict[str, st
     errors: dict[str, str] = {}
     if amount_text is not None:
         try:
-            amount = parse_amount(amount_text, currency)
+            amount = parse_refund_amount(amount_text, currency)
         except AmountError as exc:
             errors[AMOUNT_INPUT] = str(exc)
         else:
