@@ -13,7 +13,6 @@ from bot.blocks import (
     SECTION_TEXT_MAX,
     clip,
     context,
-    countdown,
     dashboard_url,
     date_token,
     escape,
@@ -21,6 +20,7 @@ from bot.blocks import (
     link,
     one_line,
     section,
+    time_left,
     truncate,
 )
 from bot.money import format_amount
@@ -241,11 +241,12 @@ def _failure(message: object, code: object) -> str | None:
 
 # --- one builder per object type -----------------------------------------------
 
-_Builder = Callable[[str, dict[str, Any], dict[str, Any], bool], _Draft]
+# (event type, object, event, livemode, now) -> what the alert says
+_Builder = Callable[[str, dict[str, Any], dict[str, Any], bool, float], _Draft]
 
 
 def _charge(
-    event_type: str, obj: dict[str, Any], ev: dict[str, Any], live: bool
+    event_type: str, obj: dict[str, Any], ev: dict[str, Any], live: bool, now: float
 ) -> _Draft:
     charge_id = _str(obj.get("id")) or "unknown charge"
     if event_type == "charge.refunded":
@@ -290,7 +291,7 @@ def _charge(
 
 
 def _payment_intent(
-    event_type: str, obj: dict[str, Any], ev: dict[str, Any], live: bool
+    event_type: str, obj: dict[str, Any], ev: dict[str, Any], live: bool, now: float
 ) -> _Draft:
     pi_id = _str(obj.get("id")) or "unknown PaymentIntent"
     error = _dict(obj.get("last_payment_error"))
@@ -330,7 +331,7 @@ def _payment_intent(
 
 
 def _refund(
-    event_type: str, obj: dict[str, Any], ev: dict[str, Any], live: bool
+    event_type: str, obj: dict[str, Any], ev: dict[str, Any], live: bool, now: float
 ) -> _Draft:
     refund_id = _str(obj.get("id")) or "unknown refund"
     status = _str(obj.get("status"))
@@ -374,7 +375,7 @@ def _refund(
 
 
 def _payout(
-    event_type: str, obj: dict[str, Any], ev: dict[str, Any], live: bool
+    event_type: str, obj: dict[str, Any], ev: dict[str, Any], live: bool, now: float
 ) -> _Draft:
     payout_id = _str(obj.get("id")) or "unknown payout"
     if event_type == "payout.failed":
@@ -401,7 +402,7 @@ def _payout(
 
 
 def _early_fraud_warning(
-    event_type: str, obj: dict[str, Any], ev: dict[str, Any], live: bool
+    event_type: str, obj: dict[str, Any], ev: dict[str, Any], live: bool, now: float
 ) -> _Draft:
     charge = obj.get("charge")
     draft = _Draft(
@@ -429,7 +430,7 @@ def _early_fraud_warning(
 
 
 def _dispute(
-    event_type: str, obj: dict[str, Any], ev: dict[str, Any], live: bool
+    event_type: str, obj: dict[str, Any], ev: dict[str, Any], live: bool, now: float
 ) -> _Draft:
     dispute_id = _str(obj.get("id")) or "unknown dispute"
     status = _str(obj.get("status")) or ""
@@ -480,23 +481,24 @@ def _dispute(
         "Network reason code", f"`{escape(reason_code)}`" if reason_code else None
     )
     if status not in _CLOSED_DISPUTE_STATUSES:
-        _add_deadline(draft, obj, ev)
+        _add_deadline(draft, obj, now)
     if isinstance(charge, dict):
         _add_people(draft, charge, live)
     _add_common_details(draft, obj)
     return draft
 
 
-def _add_deadline(draft: _Draft, obj: dict[str, Any], ev: dict[str, Any]) -> None:
+def _add_deadline(draft: _Draft, obj: dict[str, Any], now: float) -> None:
     evidence = _dict(obj.get("evidence_details"))
     due_by = _int(evidence.get("due_by"))
     if not due_by:
         draft.fact("Respond by", "no response possible: the bank allows no response")
         draft.summary_extra.append("the bank allows no response")
         return
-    now = _int(ev.get("created")) or _int(obj.get("created")) or due_by
+    # Time left from now, as the card and reminders count it: the event may be
+    # processed long after Stripe made it (a backlog, a retry).
     when = date_token(due_by)
-    draft.fact("Respond by", f"{when} ({countdown(due_by - now)})")
+    draft.fact("Respond by", f"{when} ({time_left(due_by, now)})")
     draft.summary_extra.append(f"respond by {when}")
     submitted = _int(evidence.get("submission_count")) or 0
     has_evidence = evidence.get("has_evidence") is True
@@ -616,14 +618,15 @@ def _summary(
     return truncate(one_line(" · ".join(parts)), SECTION_TEXT_MAX)
 
 
-def build_alert(event: dict[str, Any]) -> Alert | None:
-    """The alert for one Stripe event, or None for types we do not alert on."""
+def build_alert(event: dict[str, Any], *, now: float) -> Alert | None:
+    """The alert for one Stripe event, or None for types we do not alert on;
+    `now` is when it is processed (deadlines count down from it)."""
     event_type = event.get("type")
     if not isinstance(event_type, str) or event_type not in ALERTED_EVENT_TYPES:
         return None
     obj = _dict(_dict(event.get("data")).get("object"))
     live = _livemode(event, obj)
-    draft = _builder_for(event_type)(event_type, obj, event, live)
+    draft = _builder_for(event_type)(event_type, obj, event, live, now)
     return _render(draft, event, obj)
 
 

@@ -30,7 +30,7 @@ async def apply_dispute_event(ctx: EventContext) -> None:
     )
     if ctx.type == disputes.CREATED_EVENT:
         return
-    alert = build_alert(ctx.event)
+    alert = build_alert(ctx.event, now=ctx.now)
     if alert is None:
         return
     # Under the same key as a top-level alert would be: when this event's own
