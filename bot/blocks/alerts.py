@@ -8,6 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from bot import stripe_shapes as shapes
 from bot.blocks import (
     MESSAGE_BLOCKS_MAX,
     SECTION_TEXT_MAX,
@@ -61,7 +62,10 @@ _METADATA_MAX_KEYS = 5
 _METADATA_VALUE_MAX = 100
 _CHANGES_MAX = 6
 
-_CLOSED_DISPUTE_STATUSES = frozenset({"won", "lost", "warning_closed", "prevented"})
+# `charge_refunded`: closed because the charge was refunded (older versions).
+_CLOSED_DISPUTE_STATUSES = frozenset(
+    {"won", "lost", "warning_closed", "prevented", "charge_refunded"}
+)
 
 _REFUND_FAILURES = {
     "lost_or_stolen_card": "the card was reported lost or stolen",
@@ -164,26 +168,18 @@ def _code(object_id: str) -> str:
 
 
 def _add_people(draft: _Draft, obj: dict[str, Any], livemode: bool) -> None:
-    """Customer ID and the payer's name/email, from a charge or PaymentIntent."""
-    customer = obj.get("customer")
-    draft.fact("Customer", _id_link(_id(customer), livemode))
-    customer_obj = _dict(customer)
-    billing = _dict(obj.get("billing_details"))
-    name = _str(billing.get("name")) or _str(customer_obj.get("name"))
-    email = (
-        _str(billing.get("email"))
-        or _str(obj.get("receipt_email"))
-        or _str(customer_obj.get("email"))
-    )
-    draft.fact("Name", clip(name, 200) if name else None)
-    draft.fact("Email", clip(email, 200) if email else None)
+    """Customer ID and the payer's name/email, from a charge (of any API
+    version) or PaymentIntent."""
+    draft.fact("Customer", _id_link(_id(obj.get("customer")), livemode))
+    payer = shapes.charge_payer(obj)
+    draft.fact("Name", clip(payer.name, 200) if payer.name else None)
+    draft.fact("Email", clip(payer.email, 200) if payer.email else None)
 
 
-def _add_card(draft: _Draft, charge: dict[str, Any]) -> None:
-    card = _dict(_dict(charge.get("payment_method_details")).get("card"))
-    brand, last4 = _str(card.get("brand")), _str(card.get("last4"))
-    if brand and last4:
-        draft.fact("Card", f"{escape(brand.title())} •••• {escape(last4)}")
+def _add_card(draft: _Draft, card: shapes.Card | None) -> None:
+    if card is not None:
+        brand = card.brand.title()
+        draft.fact("Card", f"{escape(brand)} •••• {escape(card.last4)}")
 
 
 def _add_common_details(draft: _Draft, obj: dict[str, Any]) -> None:
@@ -259,11 +255,7 @@ def _charge(
             amount=_money(obj, "amount_refunded"),
         )
         draft.fact("Payment amount", _money(obj))
-        refund_ids = [
-            refund_id
-            for refund in _dict(obj.get("refunds")).get("data") or []
-            if (refund_id := _id(refund))
-        ]
+        refund_ids = shapes.charge_refund_ids(obj)
         draft.fact(
             "Refunds",
             " ".join(filter(None, (_id_link(r, live) for r in refund_ids[:5]))),
@@ -285,7 +277,7 @@ def _charge(
     draft.payment_intent_id = _id(obj.get("payment_intent"))
     draft.fact("Status", _words(obj.get("status")))
     _add_people(draft, obj, live)
-    _add_card(draft, obj)
+    _add_card(draft, shapes.charge_card(obj))
     _add_common_details(draft, obj)
     return draft
 
@@ -316,16 +308,27 @@ def _payment_intent(
             pi_id,
             _money(obj),
         )
-    latest_charge = obj.get("latest_charge")
+    # `latest_charge` since 2022-08-01, `charges.data[0]` before.
+    latest_charge = shapes.intent_charge(obj)
+    charge = _dict(latest_charge)
     draft.charge_id = _id(latest_charge) or _id(error.get("charge"))
     draft.fact("Status", _words(obj.get("status")))
-    # Name and email live on the charge; use them when the charge came expanded.
-    people = dict(obj)
-    people["billing_details"] = _dict(latest_charge).get("billing_details") or _dict(
-        error.get("payment_method")
-    ).get("billing_details")
+    # Name, email and card live on the charge; use them when it came expanded,
+    # else the failed attempt's PaymentMethod.
+    method = _dict(error.get("payment_method"))
+    payer = charge or {"billing_details": method.get("billing_details")}
+    people = {
+        **payer,
+        "customer": obj.get("customer"),
+        "receipt_email": obj.get("receipt_email") or payer.get("receipt_email"),
+    }
     _add_people(draft, people, live)
-    _add_card(draft, _dict(latest_charge))
+    _add_card(
+        draft,
+        shapes.charge_card(charge)
+        or shapes.payment_method_card(method)
+        or shapes.payment_method_card(error.get("source")),
+    )
     _add_common_details(draft, obj)
     return draft
 
@@ -392,8 +395,13 @@ def _payout(
     arrival = _int(obj.get("arrival_date"))
     if arrival:
         draft.fact("Arrival", date_token(arrival, "{date_short_pretty}"))
-    destination = _id(obj.get("destination"))
-    draft.fact("Destination", f"`{escape(destination)}`" if destination else None)
+    # An ID, the expanded account, or (payouts shaped as transfers, before
+    # 2017-04-06) the account in `bank_account`.
+    destination = shapes.payout_destination(obj)
+    shown = [f"`{escape(destination.id)}`"] if destination.id else []
+    if destination.label:
+        shown.append(clip(destination.label, 100))
+    draft.fact("Destination", " ".join(shown) if shown else None)
     draft.fact("Method", _words(obj.get("method")))
     descriptor = _str(obj.get("statement_descriptor"))
     draft.fact("Statement descriptor", clip(descriptor, 200) if descriptor else None)
@@ -472,11 +480,7 @@ def _dispute(
     )
     draft.fact("Status", _words(status))
     draft.fact("Reason", _words(obj.get("reason")))
-    reason_code = _str(
-        _dict(_dict(obj.get("payment_method_details")).get("card")).get(
-            "network_reason_code"
-        )
-    )
+    reason_code = shapes.dispute_network_reason_code(obj)
     draft.fact(
         "Network reason code", f"`{escape(reason_code)}`" if reason_code else None
     )
@@ -489,8 +493,8 @@ def _dispute(
 
 
 def _add_deadline(draft: _Draft, obj: dict[str, Any], now: float) -> None:
-    evidence = _dict(obj.get("evidence_details"))
-    due_by = _int(evidence.get("due_by"))
+    # `evidence_details.due_by`, or `evidence_due_by` before 2014-12-08.
+    due_by = shapes.dispute_due_by(obj)
     if not due_by:
         draft.fact("Respond by", "no response possible: the bank allows no response")
         draft.summary_extra.append("the bank allows no response")
@@ -500,13 +504,12 @@ def _add_deadline(draft: _Draft, obj: dict[str, Any], now: float) -> None:
     when = date_token(due_by)
     draft.fact("Respond by", f"{when} ({time_left(due_by, now)})")
     draft.summary_extra.append(f"respond by {when}")
-    submitted = _int(evidence.get("submission_count")) or 0
-    has_evidence = evidence.get("has_evidence") is True
+    state = shapes.dispute_evidence_state(obj)
     draft.fact(
         "Evidence",
         "submitted"
-        if submitted
-        else ("saved, not submitted" if has_evidence else "none"),
+        if state.submission_count
+        else ("saved, not submitted" if state.has_evidence else "none"),
     )
 
 
