@@ -61,6 +61,7 @@ _FREE_TEXT_MAX = 600
 _METADATA_MAX_KEYS = 5
 _METADATA_VALUE_MAX = 100
 _CHANGES_MAX = 6
+_CHANGES_DEPTH = 3
 
 # `charge_refunded`: closed because the charge was refunded (older versions).
 _CLOSED_DISPUTE_STATUSES = frozenset(
@@ -209,18 +210,30 @@ def _show(value: object) -> str:
     return clip(one_line(str(value)), 100)
 
 
+def _changes(
+    obj: dict[str, Any], previous: dict[str, Any], prefix: str = "", depth: int = 0
+) -> list[str]:
+    """ "name: before → after" for each value that differs, nested hashes as
+    dotted names. Stripe puts a changed hash in `previous_attributes` whole (the
+    dispute's `evidence` lists every field), so equal values are left out."""
+    changes: list[str] = []
+    for key, before in previous.items():
+        name = f"{prefix}{key}"
+        after = obj.get(key)
+        if before == after:
+            continue
+        if isinstance(before, dict) and depth < _CHANGES_DEPTH:
+            changes += _changes(_dict(after), before, f"{name}.", depth + 1)
+        elif _scalar(before) and _scalar(after):
+            changes.append(f"{clip(name, 80)}: {_show(before)} → {_show(after)}")
+        else:
+            changes.append(f"{clip(name, 80)} changed")
+    return changes
+
+
 def _add_changes(draft: _Draft, obj: dict[str, Any], previous: dict[str, Any]) -> None:
     """What an `*.updated` event changed, from `previous_attributes`."""
-    changes: list[str] = []
-    for key, old in previous.items():
-        new = obj.get(key)
-        if isinstance(old, dict) and isinstance(new, dict):
-            pairs = [(f"{key}.{sub}", old[sub], new.get(sub)) for sub in old]
-        else:
-            pairs = [(str(key), old, new)]
-        for name, before, after in pairs:
-            if _scalar(before) and _scalar(after):
-                changes.append(f"{clip(name, 80)}: {_show(before)} → {_show(after)}")
+    changes = _changes(obj, previous)
     if len(changes) > _CHANGES_MAX:
         changes = [*changes[:_CHANGES_MAX], f"and {len(changes) - _CHANGES_MAX} more"]
     draft.detail("Changed", "; ".join(changes) if changes else None)

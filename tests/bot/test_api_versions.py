@@ -216,6 +216,43 @@ def test_the_countdown_runs_from_now_not_from_when_the_event_was_made() -> None:
     assert "in 7 days" not in said
 
 
+@pytest.mark.parametrize("era", ["2017-08-15", v.PI_CHARGES, v.LATEST])
+def test_dispute_updated_shows_the_one_evidence_field_that_changed(era: str) -> None:
+    before = v.dispute(era, created=T0 - DAY, due_by=T0 + 5 * DAY)
+    after = copy.deepcopy(before)
+    after["evidence"]["product_description"] = "Blue running shoes, size 42"
+    after["evidence_details"]["has_evidence"] = True
+    # Stripe sends the whole hash as it was, unchanged fields included.
+    previous = {
+        "evidence": copy.deepcopy(before["evidence"]),
+        "evidence_details": {"has_evidence": False},
+    }
+
+    said = alert_for("charge.dispute.updated", after, era, previous=previous)
+
+    assert "evidence.product_description: none → Blue running shoes, size 42" in said
+    assert "evidence_details.has_evidence: no → yes" in said
+    assert "none → none" not in said
+    assert "more" not in said
+
+
+def test_dispute_updated_nested_changes_show_the_leaf_that_changed() -> None:
+    after = v.dispute(v.LATEST, created=T0 - DAY, due_by=T0 + 5 * DAY)
+    after["evidence_details"]["submission_count"] = 1
+    after["status"] = "under_review"
+    previous = {
+        "status": "needs_response",
+        "evidence_details": {"submission_count": 0, "has_evidence": False},
+    }
+    after["evidence_details"]["has_evidence"] = False  # unchanged
+
+    said = alert_for("charge.dispute.updated", after, v.LATEST, previous=previous)
+
+    assert "status: needs_response → under_review" in said
+    assert "evidence_details.submission_count: 0 → 1" in said
+    assert "has_evidence" not in said
+
+
 # -- refunds, payouts, early fraud warnings ---------------------------------------
 
 
@@ -502,6 +539,52 @@ class TestThroughTheWebhook:
         said = text_of(await posted(fake_slack, "CPAYMENTS", v.CHARGE_ID))
         assert VISA in said
         assert "Jenny Rosen" in said
+
+    async def test_dispute_updated_replies_with_the_change_and_a_fresh_countdown(
+        self, client: Client, fake_slack: FakeSlack, clock: ManualClock
+    ) -> None:
+        now = int(clock.t)
+        before = v.dispute(
+            v.PI_CHARGES,
+            created=now - 3 * DAY,
+            due_by=now + 5 * DAY,
+            dispute_id="dp_1VerTestUpdated0001",
+        )
+        await deliver(
+            client,
+            v.envelope(
+                "charge.dispute.created",
+                before,
+                api_version=v.PI_CHARGES,
+                created=now - 3 * DAY,
+            ),
+        )
+        card = await posted(fake_slack, "CDISPUTES", "dp_1VerTestUpdated0001")
+
+        after = copy.deepcopy(before)
+        after["evidence"]["shipping_tracking_number"] = "1Z999AA10123456784"
+        after["evidence_details"]["has_evidence"] = True
+        # Made two days ago (Stripe retried), processed now.
+        await deliver(
+            client,
+            v.envelope(
+                "charge.dispute.updated",
+                after,
+                api_version=v.PI_CHARGES,
+                created=now - 2 * DAY,
+                previous={
+                    "evidence": copy.deepcopy(before["evidence"]),
+                    "evidence_details": {"has_evidence": False},
+                },
+            ),
+        )
+
+        reply = await posted(fake_slack, "CDISPUTES", "Dispute updated", thread=True)
+        said = text_of(reply)
+        assert reply["thread_ts"] == card["ts"]
+        assert "evidence.shipping_tracking_number: none → 1Z999AA10123456784" in said
+        assert "none → none" not in said
+        assert "in 5 days" in said
 
     async def test_events_of_a_newer_api_version_alert_for_every_type(
         self, client: Client, fake_slack: FakeSlack
