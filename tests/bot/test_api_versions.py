@@ -621,3 +621,21 @@ class TestThroughTheWebhook:
                 what=f"an alert for {event_type}",
             )
             assert calls
+
+    async def test_an_event_without_its_object_still_alerts(
+        self, client: Client, fake_slack: FakeSlack
+    ) -> None:
+        # A payload with no `data.object` (a thin event of a newer version, or a
+        # malformed one) is alerted with what it has instead of failing forever.
+        evt = v.envelope(
+            "refund.updated",
+            {},
+            api_version=v.FUTURE,
+            created=int(time.time()),
+            event_id="evt_1VerTestThin000001",
+        )
+        evt["data"] = {"related_object": {"id": "re_1VerTestThin01"}}
+        await deliver(client, evt)
+
+        said = text_of(await posted(fake_slack, "CREFUNDS", "evt_1VerTestThin000001"))
+        assert "Refund updated" in said
