@@ -18,6 +18,7 @@ import pytest
 from bot import disputes
 from bot.blocks.alerts import ALERTED_EVENT_TYPES, Alert, build_alert
 from bot.deps import Deps
+from bot.stripe_lookup import dispute_from, payment_from_intent
 from tests.conftest import ManualClock
 from tests.data import stripe_versions as v
 from tests.fakes.slack import FakeSlack, SlackCall
@@ -639,3 +640,20 @@ class TestThroughTheWebhook:
 
         said = text_of(await posted(fake_slack, "CREFUNDS", "evt_1VerTestThin000001"))
         assert "Refund updated" in said
+
+
+# -- the lookups read the same shapes -------------------------------------------------
+
+
+def test_the_payment_lookup_reads_an_old_payment_intents_charge() -> None:
+    payment = payment_from_intent(v.payment_intent(v.PI_CHARGES, created=T0))
+
+    assert payment.charge_id == v.CHARGE_ID
+    assert payment.payment_intent_id == v.PI_ID
+    assert payment.remaining == 1250
+
+
+def test_the_dispute_lookup_reads_an_old_deadline() -> None:
+    info = dispute_from(v.dispute(v.OLD_DISPUTE, created=T0, due_by=T0 + DAY))
+
+    assert info.due_by == T0 + DAY
