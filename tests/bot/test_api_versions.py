@@ -193,6 +193,17 @@ def test_an_old_dispute_that_allows_no_response_still_says_so() -> None:
     assert disputes.transient_row(obj, now=T0).due_by is None
 
 
+def test_a_dispute_closed_by_a_refund_in_old_versions_asks_for_nothing() -> None:
+    # Older versions closed a dispute whose charge was refunded as
+    # `charge_refunded`: no deadline to show.
+    obj = old_dispute(status="charge_refunded")
+
+    said = alert_for("charge.dispute.closed", obj, v.OLD_DISPUTE)
+
+    assert "charge refunded" in said
+    assert "Respond by" not in said
+
+
 @pytest.mark.parametrize(("era", "code"), [("2017-08-15", "4837"), (v.LATEST, "10.4")])
 def test_the_network_reason_code_is_read_where_each_era_keeps_it(
     era: str, code: str
