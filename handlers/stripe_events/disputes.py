@@ -24,13 +24,15 @@ SHOWN_IN_CHANNEL = frozenset(
 async def apply_dispute_event(ctx: EventContext) -> None:
     """Take the event's dispute unless a newer one is stored; keep the card
     current; a later event's alert replies in the card's thread."""
+    if not _has_id(ctx):
+        return  # `_from_event_alone` alerts it; there is no row to keep
     key = alerts.alert_key(ctx.id)
     applied = await disputes.on_event(
         ctx.session, ctx.deps.settings, ctx.event, alert_key=key, now=ctx.now
     )
     if ctx.type == disputes.CREATED_EVENT:
         return
-    alert = build_alert(ctx.event)
+    alert = build_alert(ctx.event, now=ctx.now)
     if alert is None:
         return
     # Under the same key as a top-level alert would be: when this event's own
@@ -47,14 +49,28 @@ async def apply_dispute_event(ctx: EventContext) -> None:
     )
 
 
-def _in_thread(_ctx: EventContext) -> None:
-    """No top-level alert: `apply_dispute_event` replies in the card's thread."""
+def _has_id(ctx: EventContext) -> bool:
+    # Disputes from before dispute IDs (2014 and earlier) carry none: they
+    # cannot be stored, answered or reminded of, but are still alerted.
+    return bool(disputes.dispute_id(ctx.obj))
 
 
-def dispute_alert(ctx: EventContext) -> Alert:
+def _from_event_alone(ctx: EventContext) -> Alert | None:
+    return build_alert(ctx.event, now=ctx.now)
+
+
+def _in_thread(ctx: EventContext) -> Alert | None:
+    """No top-level alert: `apply_dispute_event` replies in the card's thread
+    (a dispute with no ID has no card, so it gets the plain alert)."""
+    return None if _has_id(ctx) else _from_event_alone(ctx)
+
+
+def dispute_alert(ctx: EventContext) -> Alert | None:
     """The card for `charge.dispute.created`, from the event alone."""
     # `apply_dispute_event` runs first and queues the card built from the
     # stored row under the same key; this one is the fallback.
+    if not _has_id(ctx):
+        return _from_event_alone(ctx)
     row = disputes.transient_row(ctx.obj, now=ctx.now)
     return disputes.build_alert(row, now=ctx.now, event_id=ctx.id)
 
