@@ -177,6 +177,7 @@ class FakeSlack:
         self.users: dict[str, Json] = {}
         self.views: dict[str, Json] = {}  # view id -> latest view
         self.files: dict[str, tuple[Json, bytes]] = {}
+        self.file_redirects: dict[str, str] = {}  # file ID -> where it redirects
         self.responses: dict[str, list[Json]] = {}
         self.response_posts: list[tuple[str, Json]] = []
         self.socket_received: list[Json] = []  # JSON frames the client sent
@@ -323,11 +324,28 @@ class FakeSlack:
         raise KeyError(f"no message {ts} in {channel}; messages there: {known}")
 
     def add_file(
-        self, content: bytes, *, name: str, mimetype: str, filetype: str
+        self,
+        content: bytes,
+        *,
+        name: str,
+        mimetype: str,
+        filetype: str,
+        external_url: str | None = None,
+        url: str | None = None,
+        redirect_to: str | None = None,
     ) -> Json:
+        """A file as files.info describes it.
+
+        ``external_url``: a link to a file kept elsewhere (Google Drive, a remote
+        file), which Slack lists with ``is_external`` and that URL. ``url``: a
+        hosted file whose download URLs name another host. ``redirect_to``: the
+        file route answers an authorized download with a 302 to that URL.
+        """
         if not self.base:
             raise RuntimeError("add_file() needs a started FakeSlack")
         file_id = f"F0FAKE{next(self._seq):05d}"
+        if redirect_to is not None:
+            self.file_redirects[file_id] = redirect_to
         file = {
             "id": file_id,
             "created": int(time.time()),
@@ -347,6 +365,19 @@ class FakeSlack:
             "url_private_download": f"{self.base}/files/{file_id}/download/{name}",
             "permalink": f"{self.base}/files/{file_id}/{name}",
         }
+        if url is not None:
+            file["url_private"] = file["url_private_download"] = url
+        if external_url is not None:
+            # Slack's shape for an external (e.g. Google Drive) file: no
+            # download URL of its own, the link is where the file lives.
+            file.update(
+                mode="external",
+                is_external=True,
+                external_type="gdrive",
+                external_url=external_url,
+                url_private=external_url,
+            )
+            del file["url_private_download"]
         self.files[file_id] = (file, content)
         return dict(file)
 
@@ -736,6 +767,8 @@ class FakeSlack:
                 text="<html>File not found</html>", content_type="text/html"
             )
         file, content = entry
+        if (target := self.file_redirects.get(file["id"])) is not None:
+            raise web.HTTPFound(target)
         headers = {"Content-Type": file["mimetype"]}
         if "/download/" in request.path:
             headers["Content-Disposition"] = f'attachment; filename="{file["name"]}"'
