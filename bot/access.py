@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import time
 
 from slack_sdk.errors import SlackApiError
 
@@ -11,22 +10,32 @@ from bot.deps import Deps
 
 log = logging.getLogger(__name__)
 
-_GROUP_TTL_SECONDS = 300.0
+# How long a "yes, a member" is believed. A "no" (or a Slack error) is never
+# remembered: someone just added may act at once, and someone removed is
+# refused within this minute.
+GROUP_YES_TTL_SECONDS = 60.0
 
 
-async def usergroup_members(deps: Deps, usergroup: str) -> frozenset[str]:
-    """Members of a Slack user group, cached briefly; empty if Slack says no."""
+async def in_usergroup(deps: Deps, usergroup: str, user_id: str) -> bool:
+    """Whether the user is in the Slack user group, read afresh unless a "yes"
+    was read less than a minute ago (by `deps.clock`)."""
+    now = deps.clock.now()
     cached = deps.group_cache.get(usergroup)
-    if cached is not None and time.monotonic() - cached[0] < _GROUP_TTL_SECONDS:
-        return cached[1]
+    if (
+        cached is not None
+        and 0 <= now - cached[0] < GROUP_YES_TTL_SECONDS
+        and user_id in cached[1]
+    ):
+        return True
     try:
         resp = await deps.slack.usergroups_users_list(usergroup=usergroup)
     except SlackApiError as exc:
         log.error("cannot read user group %s: %s", usergroup, exc.response.get("error"))
-        return frozenset()
+        deps.group_cache.pop(usergroup, None)
+        return False
     members = frozenset(str(u) for u in resp.get("users") or [])
-    deps.group_cache[usergroup] = (time.monotonic(), members)
-    return members
+    deps.group_cache[usergroup] = (now, members)
+    return user_id in members
 
 
 async def is_manager(deps: Deps, user_id: str) -> bool:
@@ -35,7 +44,7 @@ async def is_manager(deps: Deps, user_id: str) -> bool:
     if user_id in settings.MANAGER_USER_IDS:
         return True
     if settings.MANAGER_USERGROUP:
-        return user_id in await usergroup_members(deps, settings.MANAGER_USERGROUP)
+        return await in_usergroup(deps, settings.MANAGER_USERGROUP, user_id)
     return False
 
 
@@ -47,5 +56,5 @@ async def is_support(deps: Deps, user_id: str) -> bool:
     if user_id in settings.SUPPORT_USER_IDS or await is_manager(deps, user_id):
         return True
     if settings.SUPPORT_USERGROUP:
-        return user_id in await usergroup_members(deps, settings.SUPPORT_USERGROUP)
+        return await in_usergroup(deps, settings.SUPPORT_USERGROUP, user_id)
     return False
