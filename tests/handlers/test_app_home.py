@@ -21,6 +21,7 @@ from tests.handlers.helpers import (
     post_signed,
     status_becomes,
 )
+from tests.handlers.test_disputes import deliver, seed_dispute
 from tests.support import event, signed
 
 Client = TestClient[Any, Any]
@@ -133,3 +134,27 @@ async def test_everyone_sees_disputes_with_checklist_and_alerts(
     assert "missing" in view
     assert "Latest alerts" in view
     assert payout_event["data"]["object"]["id"] in view
+
+
+async def test_alerts_on_home_are_escaped_once(
+    client: Client, fake_slack: FakeSlack, fake_stripe: FakeStripe
+) -> None:
+    """An alert's stored text is already Slack mrkdwn: its date token must
+    render, not show as `&lt;!date^…`."""
+    dispute = seed_dispute(fake_stripe)
+    await deliver(client, event("charge.dispute.created", dispute))
+    await fake_slack.wait_for_calls("chat.postMessage", 1)
+
+    view = json.loads(await open_home(client, fake_slack, "U_AGENT"))
+    lines = [
+        element["text"]
+        for block in view["blocks"]
+        if block["type"] == "context"
+        for element in block["elements"]
+        if dispute["id"] in element["text"]
+    ]
+    assert lines, view
+    (line,) = lines
+    assert "respond by <!date^" in line
+    assert "&lt;" not in line
+    assert "&amp;" not in line
