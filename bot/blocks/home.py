@@ -140,3 +140,8 @@ def home_view(
         context(f"Updated {date_token(int(now))}. Reopen the tab to refresh.")
     )
     return {"type": "home", "blocks": blocks}
+
+
+def outsider_home_view(note: str) -> dict[str, Any]:
+    """The Home tab for someone outside support: the note, nothing more."""
+    return {"type": "home", "blocks": [header("stripe-ops"), section(note)]}

@@ -9,7 +9,6 @@ from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 from slack_sdk.errors import SlackApiError
 
 from bot import disputes
-from bot.access import is_support
 from bot.blocks import disputes as blocks
 from bot.deps import Deps
 from handlers.dispute_answers import ACCEPT, SUBMIT, Answer
@@ -60,9 +59,6 @@ def register(app: AsyncApp, deps: Deps) -> None:
         """Open the evidence form: a loading modal at once, then the form."""
         await ack()
         title = "Dispute evidence"
-        if not await is_support(deps, _user(body)):
-            await _show(deps, body, title, blocks.ONLY_SUPPORT)
-            return
         # The trigger is good for 3 s: open now, fill in after Stripe answers.
         opened = await deps.slack.views_open(
             trigger_id=body["trigger_id"],
@@ -101,13 +97,6 @@ def register(app: AsyncApp, deps: Deps) -> None:
         """Claim the dispute: its reminders mention whoever took it."""
         await ack()
         user = _user(body)
-        if not await is_support(deps, user):
-            await respond(
-                text=blocks.ONLY_SUPPORT,
-                response_type="ephemeral",
-                replace_original=False,
-            )
-            return
         dispute_id = _dispute_id(body)
         taken = await disputes.take(deps, dispute_id=dispute_id, user_id=user)
         if taken.row is None:
