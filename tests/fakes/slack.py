@@ -9,7 +9,9 @@ Besides ``/api/<method>`` the server answers:
 
 * ``GET /files/<id>/<name>`` and ``/files/<id>/download/<name>``: file bytes, only
   with ``Authorization: Bearer <bot token>`` (else 302 to an HTML sign-in page, or
-  403 HTML for a wrong token) - see :meth:`FakeSlack.add_file`;
+  403 HTML for a wrong token), or a 302 elsewhere for a file added with
+  ``redirect_to`` - see :meth:`FakeSlack.add_file` (which also makes external
+  files and files whose URLs name another host);
 * ``POST /response/<key>``: response_url posts - see :meth:`FakeSlack.response_url`;
 * ``GET /socket``: a websocket that says ``hello`` (Socket Mode), see
   :meth:`FakeSlack.socket_send`;
