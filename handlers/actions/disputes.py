@@ -7,11 +7,12 @@ from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_slack_response import AsyncSlackResponse
 
 from bot import disputes
-from bot.access import is_support
 from bot.blocks import disputes as blocks
 from bot.deps import Deps
+from bot.tell import tell_user
 from handlers.dispute_answers import ACCEPT, SUBMIT, Answer
 
 log = logging.getLogger(__name__)
@@ -25,13 +26,28 @@ def _user(body: dict[str, Any]) -> str:
     return str(body["user"]["id"])
 
 
-async def _show(deps: Deps, body: dict[str, Any], title: str, text: str) -> None:
+NO_MODAL = (
+    "Slack did not open the form (the click took too long to reach stripe-ops). "
+    "Nothing was changed; click the button again."
+)
+
+
+async def _open(
+    deps: Deps, body: dict[str, Any], view: dict[str, Any], *, instead: str = NO_MODAL
+) -> AsyncSlackResponse | None:
+    """Open a modal; when Slack will not (an expired trigger), tell the clicker
+    `instead`, where they clicked."""
     try:
-        await deps.slack.views_open(
-            trigger_id=body["trigger_id"], view=blocks.info_modal(title, text)
-        )
+        return await deps.slack.views_open(trigger_id=body["trigger_id"], view=view)
     except SlackApiError as exc:
         log.warning("could not open a modal: %s", exc.response.get("error"))
+    await tell_user(deps, body, instead)
+    return None
+
+
+async def _show(deps: Deps, body: dict[str, Any], title: str, text: str) -> None:
+    """Say something in a small modal, or where they clicked if none opens."""
+    await _open(deps, body, blocks.info_modal(title, text), instead=text)
 
 
 async def _ask(deps: Deps, answer: Answer, body: dict[str, Any]) -> None:
@@ -48,9 +64,7 @@ async def _ask(deps: Deps, answer: Answer, body: dict[str, Any]) -> None:
     if blocked is not None:
         await _show(deps, body, answer.title, blocked)
         return
-    await deps.slack.views_open(
-        trigger_id=body["trigger_id"], view=answer.confirmation(deps, row)
-    )
+    await _open(deps, body, answer.confirmation(deps, row))
 
 
 def register(app: AsyncApp, deps: Deps) -> None:
@@ -60,16 +74,16 @@ def register(app: AsyncApp, deps: Deps) -> None:
         """Open the evidence form: a loading modal at once, then the form."""
         await ack()
         title = "Dispute evidence"
-        if not await is_support(deps, _user(body)):
-            await _show(deps, body, title, blocks.ONLY_SUPPORT)
-            return
         # The trigger is good for 3 s: open now, fill in after Stripe answers.
-        opened = await deps.slack.views_open(
-            trigger_id=body["trigger_id"],
-            view=blocks.loading_modal(
+        opened = await _open(
+            deps,
+            body,
+            blocks.loading_modal(
                 title, "Reading the dispute and its payment from Stripe…"
             ),
         )
+        if opened is None:
+            return
         dispute_id = _dispute_id(body)
         try:
             draft = await disputes.open_evidence(deps, dispute_id)
@@ -101,30 +115,16 @@ def register(app: AsyncApp, deps: Deps) -> None:
         """Claim the dispute: its reminders mention whoever took it."""
         await ack()
         user = _user(body)
-        if not await is_support(deps, user):
-            await respond(
-                text=blocks.ONLY_SUPPORT,
-                response_type="ephemeral",
-                replace_original=False,
-            )
-            return
         dispute_id = _dispute_id(body)
         taken = await disputes.take(deps, dispute_id=dispute_id, user_id=user)
         if taken.row is None:
-            await respond(
-                text=blocks.unknown_dispute(dispute_id),
-                response_type="ephemeral",
-                replace_original=False,
-            )
+            await tell_user(deps, body, blocks.unknown_dispute(dispute_id))
             return
         if not taken.taken:
-            await respond(
-                text=blocks.answer_blocked(taken.row) or "This dispute is closed.",
-                response_type="ephemeral",
-                replace_original=False,
-            )
+            text = blocks.answer_blocked(taken.row) or "This dispute is closed."
+            await tell_user(deps, body, text)
             return
-        if body.get("container", {}).get("is_ephemeral"):
+        if body.get("container", {}).get("is_ephemeral") and body.get("response_url"):
             # `/stripe dispute` answers only the asker: refresh that copy too.
             row = taken.row
             text, card = blocks.lookup_reply(

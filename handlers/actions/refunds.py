@@ -11,7 +11,8 @@ import json
 import logging
 from typing import Any
 
-from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
+from slack_bolt.async_app import AsyncAck, AsyncApp
+from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import refunds
@@ -23,10 +24,15 @@ from bot.blocks.refunds import (
     refund_modal,
 )
 from bot.deps import Deps
+from bot.tell import tell_user
 from storage import refunds as store
 
 log = logging.getLogger(__name__)
 
+_NO_MODAL = (
+    "Slack did not open the form (the click took too long to reach stripe-ops). "
+    "Nothing was changed; click the button again."
+)
 _OOPS = (
     "Sorry, that failed on our side; nothing was changed. Try again, and tell an "
     "admin if it keeps failing."
@@ -40,10 +46,6 @@ def _request_id(body: dict[str, Any]) -> int | None:
         return None
 
 
-async def _tell(respond: AsyncRespond, text: str) -> None:
-    await respond(text=text, response_type="ephemeral", replace_original=False)
-
-
 def register(app: AsyncApp, deps: Deps) -> None:
     """Register this module's listeners."""
 
@@ -51,7 +53,7 @@ def register(app: AsyncApp, deps: Deps) -> None:
         """Ack the click; the work follows in the lazy listener."""
         await ack()
 
-    async def approve_clicked(body: dict[str, Any], respond: AsyncRespond) -> None:
+    async def approve_clicked(body: dict[str, Any]) -> None:
         """Approve: who may is checked here, at every click; then the refund."""
         request_id = _request_id(body)
         if request_id is None:
@@ -64,15 +66,12 @@ def register(app: AsyncApp, deps: Deps) -> None:
             log.exception("approving refund request %s failed", request_id)
             message = _OOPS
         if message:
-            await _tell(respond, message)
+            await tell_user(deps, body, message)
 
     app.action(APPROVE_ACTION)(ack=ack_at_once, lazy=[approve_clicked])
 
     async def deny_clicked(
-        ack: AsyncAck,
-        body: dict[str, Any],
-        client: AsyncWebClient,
-        respond: AsyncRespond,
+        ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient
     ) -> None:
         """Deny…: ask the manager why, in a modal (no Stripe call needed)."""
         await ack()
@@ -82,16 +81,21 @@ def register(app: AsyncApp, deps: Deps) -> None:
         user_id = str(body["user"]["id"])
         refusal = await refunds.deny_check(deps, request_id=request_id, user_id=user_id)
         if refusal is not None:
-            await _tell(respond, refusal)
+            # On Home there is no response_url: tell_user falls back to a DM.
+            await tell_user(deps, body, refusal)
             return
         async with deps.sessions() as session:
             req = await store.get_request(session, request_id=request_id)
         assert req is not None
         metadata = {"r": request_id, "u": body.get("response_url")}
-        await client.views_open(
-            trigger_id=body["trigger_id"],
-            view=deny_modal(req, private_metadata=metadata),
-        )
+        try:
+            await client.views_open(
+                trigger_id=body["trigger_id"],
+                view=deny_modal(req, private_metadata=metadata),
+            )
+        except SlackApiError as exc:
+            log.warning("could not open the deny modal: %s", exc.response.get("error"))
+            await tell_user(deps, body, _NO_MODAL)
 
     app.action(DENY_ACTION)(deny_clicked)
 
@@ -106,6 +110,12 @@ def register(app: AsyncApp, deps: Deps) -> None:
             remaining = int(value["r"]) if value.get("r") is not None else None
         except (KeyError, IndexError, TypeError, ValueError):
             log.warning("a Refund… button without a usable value")
+            await tell_user(
+                deps,
+                body,
+                "That Refund… button no longer works. Ask with "
+                "`/stripe refund <pi_… | ch_…>` instead.",
+            )
             return
         channel = (body.get("channel") or {}).get("id") or (
             body.get("container") or {}
@@ -117,14 +127,18 @@ def register(app: AsyncApp, deps: Deps) -> None:
             "ch": channel,
             "u": body.get("response_url"),
         }
-        await client.views_open(
-            trigger_id=body["trigger_id"],
-            view=refund_modal(
-                payment_id=payment_id,
-                currency=currency,
-                remaining=remaining,
-                private_metadata=metadata,
-            ),
-        )
+        try:
+            await client.views_open(
+                trigger_id=body["trigger_id"],
+                view=refund_modal(
+                    payment_id=payment_id,
+                    currency=currency,
+                    remaining=remaining,
+                    private_metadata=metadata,
+                ),
+            )
+        except SlackApiError as exc:
+            log.warning("could not open the refund form: %s", exc.response.get("error"))
+            await tell_user(deps, body, _NO_MODAL)
 
     app.action(OPEN_MODAL_ACTION)(refund_clicked)

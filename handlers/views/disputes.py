@@ -12,7 +12,6 @@ import stripe
 from slack_bolt.async_app import AsyncAck, AsyncApp
 
 from bot import disputes
-from bot.access import is_support
 from bot.blocks import disputes as blocks
 from bot.deps import Deps
 from bot.evidence_files import (
@@ -126,12 +125,6 @@ def register(app: AsyncApp, deps: Deps) -> None:
         started = time.monotonic()
         title = "Dispute evidence"
         user, dispute_id = str(body["user"]["id"]), str(view["private_metadata"])
-        if not await is_support(deps, user):
-            await ack(
-                response_action="update",
-                view=blocks.info_modal(title, blocks.ONLY_SUPPORT),
-            )
-            return
         texts, attached = _form_values(view)
         errors: dict[str, str] = {}
         files: list[tuple[str, SlackFile]] = []

