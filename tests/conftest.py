@@ -33,6 +33,7 @@ from tests.support import (
     WEBHOOK_SECRET,
     WEBHOOK_SECRET_NEXT,
 )
+from tests.tx_guard import TransactionGuard, report
 
 POSTGRES_URL = os.environ.get(
     "TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
@@ -62,6 +63,31 @@ class ManualClock:
 
     def advance(self, seconds: float) -> None:
         self.t += seconds
+
+
+# -- the no-network-in-a-transaction guard ----------------------------------------
+
+_GUARD = TransactionGuard()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _transaction_guard_installed() -> Iterator[TransactionGuard]:
+    with _GUARD.installed() as guard:
+        yield guard
+
+
+@pytest.fixture(autouse=True)
+def tx_guard(
+    _transaction_guard_installed: TransactionGuard,
+) -> Iterator[TransactionGuard]:
+    """Fails the test at teardown if a Slack, Stripe or file-download call ran
+    while its task held an open database transaction (DESIGN invariant 10)."""
+    guard = _transaction_guard_installed
+    guard.take()
+    yield guard
+    found = guard.take()
+    if found:
+        pytest.fail(report(found), pytrace=False)
 
 
 # -- databases -----------------------------------------------------------------
