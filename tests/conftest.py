@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import dataclasses
 import os
 import shutil
 import uuid
@@ -20,6 +21,7 @@ from sqlalchemy.engine import make_url
 from bot.config import Settings
 from bot.deps import Deps
 from bot.server import Options, create_app
+from bot.slack import make_slack_client
 from bot.workers import WorkerPolicy
 from storage.engine import make_engine
 from storage.migrate import upgrade
@@ -47,6 +49,7 @@ FAST = WorkerPolicy(
     retry_base=0.05,
     retry_cap=0.5,
     coalesce_seconds=0.01,
+    unknown_outcome_wait=0.05,
 )
 
 
@@ -298,11 +301,25 @@ async def start_app() -> AsyncIterator[AppFactory]:
     started: list[TestClient[Any, Any]] = []
 
     async def _start(
-        settings: Settings, options: Options | None = None, clock: Any = None
+        settings: Settings,
+        options: Options | None = None,
+        clock: Any = None,
+        *,
+        slack_timeout: int | None = None,
     ) -> TestClient[Any, Any]:
-        app: web.Application = create_app(
-            Deps.create(settings, clock=clock), options or Options(policy=FAST)
-        )
+        deps = Deps.create(settings, clock=clock)
+        if slack_timeout is not None:
+            # Shorter than the fake's late answers: "Slack posted, we timed out".
+            deps = dataclasses.replace(
+                deps,
+                slack=make_slack_client(
+                    token=settings.SLACK_BOT_TOKEN.get_secret_value(),
+                    base_url=settings.SLACK_API_URL,
+                    metrics=deps.metrics,
+                    timeout=slack_timeout,
+                ),
+            )
+        app: web.Application = create_app(deps, options or Options(policy=FAST))
         test_client = TestClient(TestServer(app))
         await test_client.start_server()
         started.append(test_client)
