@@ -245,6 +245,20 @@ async def test_a_post_slack_answers_too_late_is_found_not_sent_again(
     assert fake_slack.calls_to("conversations.history")
 
 
+async def test_a_post_slack_made_before_answering_500_is_not_sent_again(
+    settings: Settings, fake_slack: FakeSlack, start_app: AppFactory
+) -> None:
+    # Neither slack-sdk's retry handler nor the outbox may post it again.
+    app = await start_app(settings)
+    fake_slack.fail_next("chat.postMessage", status=500, after_effect=True)
+    evt = event("charge.failed")
+    await post(app, evt)
+    (row,) = await all_sent(app, 1)
+    messages = shown(fake_slack, "CPAYMENTS", evt["data"]["object"]["id"])
+    assert len(messages) == 1, "the alert was posted twice"
+    assert row.ts == messages[0]["ts"]
+
+
 async def test_a_digest_slack_answers_too_late_is_found_not_sent_again(
     settings: Settings, fake_slack: FakeSlack, start_app: AppFactory
 ) -> None:
