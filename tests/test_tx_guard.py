@@ -90,6 +90,16 @@ async def test_another_task_holding_a_transaction_does_not_count(
     assert tx_guard.take() == []
 
 
+async def test_a_call_from_a_task_started_inside_a_transaction_is_reported(
+    deps: Deps, fake_slack: FakeSlack, tx_guard: TransactionGuard
+) -> None:
+    # The transaction's owner waits for the gathered calls: still inside it.
+    async with deps.sessions() as session, session.begin():
+        await session.execute(text("SELECT 1"))
+        await asyncio.gather(deps.slack.auth_test(), deps.slack.auth_test())
+    assert len(tx_guard.take()) == 2
+
+
 async def test_a_stripe_call_inside_a_transaction_is_reported(
     deps: Deps, tx_guard: TransactionGuard
 ) -> None:

@@ -1,25 +1,29 @@
 """A test-suite guard: no network call while a database transaction is open.
 
-DESIGN invariant 10. SQLAlchemy's connection events say which asyncio task
-holds which open transaction (on the sync engine behind every AsyncEngine;
-SQLite's BEGIN IMMEDIATE is sent from a "begin" listener, so it is seen here
-too). Every outgoing HTTP call goes through aiohttp: slack-sdk's
-AsyncWebClient, stripe's AIOHTTPClient and the evidence-file download all use
-``aiohttp.ClientSession``, and each request of theirs starts in
-``ClientSession._request``. The guard wraps that entry point: a call that starts
-in a task holding an open transaction is recorded with its stack.
+DESIGN invariant 10. SQLAlchemy's connection events (begin/commit/rollback
+on the sync engine behind every AsyncEngine; SQLite's BEGIN IMMEDIATE is sent
+from a "begin" listener, so it is seen here too) note each open transaction
+in a context variable of the asyncio task that opened it. SQLAlchemy runs the
+sync side in a greenlet that shares the task's context, and a task started
+while the transaction is open (``asyncio.gather`` inside it) copies the
+context, so it counts too; a task started before does not.
+
+Every outgoing HTTP call goes through aiohttp: slack-sdk's AsyncWebClient,
+stripe's AIOHTTPClient and the evidence-file download all use
+``aiohttp.ClientSession``, and each request starts in
+``ClientSession._request``. The guard wraps that entry point: a call that
+starts while its context holds a still-open transaction is recorded with its
+stack.
 
 Recorded, not raised: our error handling may swallow an exception raised inside
 the call, so the autouse fixture in conftest.py fails the test at teardown with
 every violation listed.
-
-Known blind spot: a transaction held by one task and a call made by a task it
-spawned while holding it (``asyncio.gather`` inside a transaction) is not seen.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import traceback
 import weakref
 from collections.abc import Callable, Iterator
@@ -56,15 +60,26 @@ def _current_task() -> asyncio.Task[Any] | None:
         return None
 
 
+@dataclass(frozen=True)
+class _Held:
+    """One transaction: its connection, and which of its transactions."""
+
+    conn: weakref.ref[Connection]
+    generation: int
+
+
 class TransactionGuard:
-    """Which task holds which open transaction; which calls broke the rule."""
+    """Which context holds which open transaction; which calls broke the rule."""
 
     def __init__(self) -> None:
-        # task -> connections that began a transaction in it (weak both ways:
-        # a finished task or a garbage connection drops out by itself).
-        self._held: weakref.WeakKeyDictionary[
-            asyncio.Task[Any], weakref.WeakSet[Connection]
-        ] = weakref.WeakKeyDictionary()
+        self._held: contextvars.ContextVar[tuple[_Held, ...]] = contextvars.ContextVar(
+            "tx_guard_held", default=()
+        )
+        # Counts each connection's transactions, so that a later transaction
+        # on the same connection is not mistaken for one a child task saw.
+        self._generation: weakref.WeakKeyDictionary[Connection, int] = (
+            weakref.WeakKeyDictionary()
+        )
         self.violations: list[Violation] = []
         self._installed = False
         self._original_request: Callable[..., Any] | None = None
@@ -72,30 +87,34 @@ class TransactionGuard:
     # -- what the events and the HTTP hook call ---------------------------------
 
     def on_begin(self, conn: Connection) -> None:
-        task = _current_task()
-        if task is not None:
-            self._held.setdefault(task, weakref.WeakSet()).add(conn)
+        generation = self._generation.get(conn, 0) + 1
+        self._generation[conn] = generation
+        still = tuple(h for h in self._held.get() if self._is_open(h))
+        self._held.set((*still, _Held(weakref.ref(conn), generation)))
 
     def on_end(self, conn: Connection) -> None:
-        task = _current_task()
-        if task is not None and task in self._held:
-            self._held[task].discard(conn)
+        self._held.set(tuple(h for h in self._held.get() if h.conn() is not conn))
 
-    def open_transactions(self, task: asyncio.Task[Any] | None = None) -> int:
-        """Open transactions held by `task` (the current one by default)."""
-        task = task or _current_task()
-        if task is None or task not in self._held:
-            return 0
+    def _is_open(self, held: _Held) -> bool:
         # The connection's own state is the truth: an end that fired no event
         # (a connection invalidated mid-transaction) does not count as open.
-        return sum(
-            1 for c in list(self._held[task]) if not c.closed and c.in_transaction()
+        conn = held.conn()
+        return (
+            conn is not None
+            and not conn.closed
+            and conn.in_transaction()
+            and self._generation.get(conn) == held.generation
         )
 
+    def open_transactions(self) -> int:
+        """Open transactions the current task holds, or its starter held
+        when it started it and still does."""
+        return sum(1 for h in self._held.get() if self._is_open(h))
+
     def check_call(self, url: str) -> None:
-        """Record a violation if the current task holds an open transaction."""
+        """Record a violation if the current context holds an open transaction."""
         task = _current_task()
-        if task is None or not self.open_transactions(task):
+        if task is None or not self.open_transactions():
             return
         frames = [
             f
