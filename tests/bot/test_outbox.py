@@ -347,6 +347,36 @@ async def test_a_failed_commit_after_slack_answered_does_not_post_again(
     assert row.ts == messages[0]["ts"]
 
 
+async def test_a_claim_left_after_slack_answered_runs_out_and_is_found(
+    settings: Settings,
+    fake_slack: FakeSlack,
+    start_app: AppFactory,
+    lookup_policy: Options,
+) -> None:
+    # The database takes neither "sent" nor "failed": the claim stays until
+    # its lease runs out, and whoever takes the row over looks first.
+    app = await start_app(settings, lookup_policy)
+    failed: list[str] = []
+
+    def fail_both_records_once(
+        conn: Any, cursor: Any, statement: str, *args: Any
+    ) -> None:
+        for start in ("UPDATE outbox SET status", "UPDATE outbox SET attempts"):
+            if statement.startswith(start) and start not in failed:
+                failed.append(start)
+                raise OperationalError(statement, None, Exception("disk I/O error"))
+
+    engine = app.app[DEPS].engine.sync_engine
+    sa_event.listen(engine, "before_cursor_execute", fail_both_records_once)
+    evt = event("refund.created")
+    await post(app, evt)
+    (row,) = await all_sent(app, 1)
+    messages = shown(fake_slack, "CREFUNDS", evt["data"]["object"]["id"])
+    assert len(messages) == 1, "the alert was posted twice"
+    assert row.ts == messages[0]["ts"]
+    assert "UPDATE outbox SET status" in failed
+
+
 async def test_a_post_cut_off_by_shutdown_is_found_by_the_next_start(
     settings: Settings, fake_slack: FakeSlack, start_app: AppFactory
 ) -> None:
