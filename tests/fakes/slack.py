@@ -53,6 +53,9 @@ DEFAULT_SCOPES: tuple[str, ...] = (
     "channels:read",
     "groups:read",
     "im:write",
+    "channels:history",
+    "groups:history",
+    "im:history",
 )
 
 # Scope a method needs; a method missing here needs none (or is not checked).
@@ -65,6 +68,9 @@ REQUIRED_SCOPES: dict[str, str] = {
     "usergroups.users.list": "usergroups:read",
     "files.info": "files:read",
     "conversations.info": "channels:read",
+    "conversations.open": "im:write",
+    # conversations.history / .replies: the scope depends on the conversation
+    # (channels:, groups: or im:history), see FakeSlack._history_scope.
 }
 
 # Arguments that slack_sdk sends as JSON strings inside form/query bodies.
@@ -99,6 +105,15 @@ class _Failure:
     remaining: int
     retry_after: int | None
     error: str | None
+    # The call takes effect (a post is made) before the failure is answered.
+    after_effect: bool = False
+
+
+@dataclass
+class _LateAnswer:
+    method: str | None
+    seconds: float
+    remaining: int
 
 
 def _err(error: str, **extra: Any) -> Json:
@@ -186,6 +201,8 @@ class FakeSlack:
         self._response_targets: dict[str, tuple[str, str]] = {}
         self._home_views: dict[str, str] = {}
         self._failures: list[_Failure] = []
+        self._late: list[_LateAnswer] = []
+        self._dm_channels: dict[str, str] = {}  # D… id -> the user it is with
         self._seq = itertools.count(1)
         self._ts_seq = itertools.count(1)
         self._changed = asyncio.Event()
@@ -203,6 +220,9 @@ class FakeSlack:
             "views.publish": self._views_publish,
             "conversations.info": self._conversations_info,
             "conversations.join": self._conversations_join,
+            "conversations.open": self._conversations_open,
+            "conversations.history": self._conversations_history,
+            "conversations.replies": self._conversations_replies,
             "usergroups.users.list": self._usergroups_users_list,
             "users.info": self._users_info,
             "files.info": self._files_info,
@@ -314,9 +334,22 @@ class FakeSlack:
         count: int = 1,
         retry_after: int | None = None,
         error: str | None = None,
+        after_effect: bool = False,
     ) -> None:
-        """Make the next ``count`` calls to ``method`` (None: any) fail."""
-        self._failures.append(_Failure(method, status, count, retry_after, error))
+        """Make the next ``count`` calls to ``method`` (None: any) fail.
+
+        With ``after_effect`` the call does what it asks (the message is posted)
+        and is then answered with the failure, as when Slack acts and then
+        errs or drops the answer."""
+        self._failures.append(
+            _Failure(method, status, count, retry_after, error, after_effect)
+        )
+
+    def answer_late(self, method: str | None, seconds: float, count: int = 1) -> None:
+        """The next ``count`` calls to ``method`` take effect at once (the post
+        is made, visible in history) but are answered only after ``seconds``:
+        longer than the client's timeout, the client never sees the answer."""
+        self._late.append(_LateAnswer(method, seconds, count))
 
     def message(self, channel: str, ts: str) -> Json:
         for msg in self.messages.get(channel, []):
@@ -425,6 +458,15 @@ class FakeSlack:
         micros = next(self._ts_seq) * 100
         return f"{1_700_000_000 + micros // 1_000_000}.{micros % 1_000_000:06d}"
 
+    def _take_late(self, method: str) -> float:
+        for late in self._late:
+            if late.method in (None, method):
+                late.remaining -= 1
+                if late.remaining <= 0:
+                    self._late.remove(late)
+                return late.seconds
+        return 0.0
+
     def _take_failure(self, method: str) -> _Failure | None:
         for failure in self._failures:
             if failure.method in (None, method):
@@ -463,6 +505,8 @@ class FakeSlack:
 
         status, extra_headers = 200, {}
         failure = self._take_failure(method)
+        if failure is not None and failure.after_effect:
+            self._answer(method, call, token, parse_error)
         if failure is not None:
             status = failure.status
             if status == 429:
@@ -474,7 +518,20 @@ class FakeSlack:
                 body = _err(failure.error or "internal_error")
             else:
                 body = _err(failure.error or "fatal_error")
-        elif parse_error is not None:
+        else:
+            body, extra_headers = self._answer(method, call, token, parse_error)
+        call.status, call.response = status, body
+        self._notify()
+        if (late := self._take_late(method)) > 0:
+            # Done and visible already; only the answer is late.
+            await asyncio.sleep(late)
+        return web.json_response(body, status=status, headers=extra_headers)
+
+    def _answer(
+        self, method: str, call: SlackCall, token: str | None, parse_error: str | None
+    ) -> tuple[Json, dict[str, str]]:
+        extra_headers: dict[str, str] = {}
+        if parse_error is not None:
             body = _err(parse_error)
         elif (handler := self._handlers.get(method)) is None:
             body = _err("unknown_method")
@@ -482,15 +539,13 @@ class FakeSlack:
             body = _err(auth_error)
         else:
             extra_headers["x-oauth-scopes"] = ",".join(self.scopes)
-            needed = REQUIRED_SCOPES.get(method)
+            needed = REQUIRED_SCOPES.get(method) or self._history_scope(method, call)
             if needed is not None and needed not in self.scopes:
                 provided = ",".join(self.scopes)
                 body = _err("missing_scope", needed=needed, provided=provided)
             else:
                 body = handler(call)
-        call.status, call.response = status, body
-        self._notify()
-        return web.json_response(body, status=status, headers=extra_headers)
+        return body, extra_headers
 
     # ------------------------------------------------------------- API methods
 
@@ -709,6 +764,99 @@ class FakeSlack:
             return _err(error)
         self.not_in_channel.discard(str(channel))
         return {"ok": True, "channel": self._channel_object(str(channel))}
+
+    def _conversations_open(self, call: SlackCall) -> Json:
+        users = [u for u in str(call.args.get("users") or "").split(",") if u]
+        if len(users) != 1:
+            return _err("users_list_not_supplied" if not users else "not_supported")
+        user = users[0]
+        found = [dm for dm, other in self._dm_channels.items() if other == user]
+        dm = found[0] if found else f"D0FAKE{next(self._seq):05d}"
+        self._dm_channels[dm] = user
+        return {"ok": True, "channel": {"id": dm}}
+
+    def _history_scope(self, method: str, call: SlackCall) -> str | None:
+        if method not in ("conversations.history", "conversations.replies"):
+            return None
+        channel = str(call.args.get("channel") or "")
+        if channel.startswith("D"):
+            return "im:history"
+        if self.channels.get(channel, {}).get("is_private"):
+            return "groups:history"
+        return "channels:history"
+
+    def _readable(self, channel: Any) -> tuple[str | None, list[Json]]:
+        """(error, messages oldest first) of a conversation the bot reads."""
+        channel = str(channel or "")
+        if channel.startswith("D"):
+            user = self._dm_channels.get(channel)
+            if user is None:
+                return "channel_not_found", []
+            # Posts to a user ID land in the DM (kept here under the user ID).
+            return None, self.messages.get(user, []) + self.messages.get(channel, [])
+        error = self._channel_error(channel)
+        return error, [] if error else self.messages.get(channel, [])
+
+    @staticmethod
+    def _page(call: SlackCall, messages: list[Json], *, key: str = "messages") -> Json:
+        args = call.args
+        try:
+            limit = min(max(int(args.get("limit") or 100), 1), 999)
+            start = int(str(args.get("cursor") or "0").removeprefix("next:"))
+        except ValueError:
+            return _err("invalid_cursor")
+        with_metadata = _truthy(args.get("include_all_metadata"))
+        inclusive = _truthy(args.get("inclusive"))
+        oldest = float(args.get("oldest") or 0)
+        latest = float(args["latest"]) if args.get("latest") else None
+
+        def within(msg: Json) -> bool:
+            ts = float(msg["ts"])
+            if ts < oldest or (ts == oldest and not inclusive and oldest):
+                return False
+            return latest is None or ts < latest or (ts == latest and inclusive)
+
+        selected = [m for m in messages if within(m)]
+        page = selected[start : start + limit]
+        more = start + limit < len(selected)
+        out = []
+        for msg in page:
+            shown = FakeSlack._public(msg)
+            if not with_metadata:
+                shown.pop("metadata", None)
+            out.append(shown)
+        return {
+            "ok": True,
+            key: out,
+            "has_more": more,
+            "response_metadata": {
+                "next_cursor": f"next:{start + limit}" if more else ""
+            },
+        }
+
+    def _conversations_history(self, call: SlackCall) -> Json:
+        error, messages = self._readable(call.args.get("channel"))
+        if error:
+            return _err(error)
+        # Newest first; thread replies only when broadcast to the channel.
+        top = [
+            m
+            for m in reversed(messages)
+            if not m.get("thread_ts") or m.get("reply_broadcast")
+        ]
+        return self._page(call, top)
+
+    def _conversations_replies(self, call: SlackCall) -> Json:
+        error, messages = self._readable(call.args.get("channel"))
+        if error:
+            return _err(error)
+        ts = call.args.get("ts")
+        parent = [m for m in messages if m["ts"] == ts]
+        if not parent:
+            return _err("thread_not_found")
+        replies = [m for m in messages if m.get("thread_ts") == ts and m["ts"] != ts]
+        # The parent first, then its replies oldest first.
+        return self._page(call, parent + replies)
 
     def _usergroups_users_list(self, call: SlackCall) -> Json:
         users = self.usergroups.get(str(call.args.get("usergroup")))
