@@ -335,11 +335,21 @@ async def _audit(
     )
 
 
-async def _refusal(
-    deps: Deps, session: AsyncSession, req: RefundRequest, user_id: str, what: str
+async def _refused(
+    session: AsyncSession,
+    req: RefundRequest,
+    *,
+    user_id: str,
+    what: str,
+    manager: bool,
+    now: float,
 ) -> str | None:
-    """Why this user may not decide (audited), or None when they may."""
-    if not await is_manager(deps, user_id):
+    """Why this user may not decide (audited), or None when they may.
+
+    `manager` is found out before the transaction: it may ask Slack, and no
+    network call may hold a transaction (on SQLite, the one writer) open.
+    """
+    if not manager:
         why, message = (
             "not_manager",
             f"Only managers can {what} refunds (MANAGER_USER_IDS or the "
@@ -358,7 +368,7 @@ async def _refusal(
         req,
         actor=user_id,
         action=f"refund.{what}_refused",
-        now=deps.clock.now(),
+        now=now,
         details={"why": why, "status": req.status},
     )
     return message
@@ -377,12 +387,15 @@ async def _decide(
     """A manager's decision, in one transaction: refuse it (audited), or make
     it by the request's conditional update, audit it and edit the request's
     message. The decided request, or a message for the clicker alone."""
+    manager = await is_manager(deps, user_id)
     async with deps.sessions() as session, session.begin():
         now = deps.clock.now()
         req = await store.get_request(session, request_id=request_id)
         if req is None:
             return "That refund request does not exist (any more)."
-        refusal = await _refusal(deps, session, req, user_id, what)
+        refusal = await _refused(
+            session, req, user_id=user_id, what=what, manager=manager, now=now
+        )
         if refusal is not None:
             return refusal
         if not await transition(session, now):
@@ -698,11 +711,19 @@ async def deny(deps: Deps, *, request_id: int, user_id: str, reason: str) -> str
 
 async def deny_check(deps: Deps, *, request_id: int, user_id: str) -> str | None:
     """Before the Deny modal opens: why it should not (a refusal is audited)."""
+    manager = await is_manager(deps, user_id)
     async with deps.sessions() as session, session.begin():
         req = await store.get_request(session, request_id=request_id)
         if req is None:
             return "That refund request does not exist (any more)."
-        refusal = await _refusal(deps, session, req, user_id, "deny")
+        refusal = await _refused(
+            session,
+            req,
+            user_id=user_id,
+            what="deny",
+            manager=manager,
+            now=deps.clock.now(),
+        )
     if refusal is not None:
         return refusal
     if req.status != store.PENDING:

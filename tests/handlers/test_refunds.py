@@ -373,6 +373,29 @@ async def test_members_of_the_manager_user_group_may_approve(
     await status_becomes(deps, request_id, "succeeded")
 
 
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+@pytest.mark.parametrize(
+    "settings_overrides", [{"MANAGER_USER_IDS": "", "MANAGER_USERGROUP": "S_MGRS"}]
+)
+async def test_webhooks_are_stored_while_slack_says_who_manages(
+    client: Client, fake_slack: FakeSlack, fake_stripe: FakeStripe, deps: Deps
+) -> None:
+    fake_slack.usergroups["S_MGRS"] = ["U_BOSS"]
+    pi, _ = paid(fake_stripe)
+    request_id, _ = await request(client, fake_slack, deps, f"{pi['id']} 5")
+    members = fake_slack.hold("usergroups.users.list")
+    await approve(client, fake_slack, request_id, "U_BOSS")
+    await eventually(lambda: members.arrived, what="the manager check at Slack")
+
+    body, headers = signed(event("payout.paid"))
+    resp = await client.post("/stripe/webhook", data=body, headers=headers)
+    assert resp.status == 200, await resp.text()
+    assert members.caller_waiting == 1, "the webhook's 200 waited for Slack"
+
+    members.release()
+    await status_becomes(deps, request_id, "succeeded")
+
+
 async def test_approval_rechecks_what_is_left_on_the_payment(
     client: Client, fake_slack: FakeSlack, fake_stripe: FakeStripe, deps: Deps
 ) -> None:
