@@ -230,6 +230,9 @@ async def request_refund(
     assert payment.charge_id is not None
     settings = deps.settings
     async with deps.sessions() as session, session.begin():
+        # One request on a charge at a time from here to the commit, or two
+        # at once would each miss the other in the sum below.
+        await store.lock_charge(session, charge_id=payment.charge_id)
         now = deps.clock.now()
         waiting, ids = await store.open_amount_on_charge(
             session, charge_id=payment.charge_id

@@ -27,6 +27,10 @@ EXPIRED = "expired"
 # Requests whose money may still leave: they count against what is left.
 OPEN_STATUSES = (PENDING, APPROVED)
 
+# The first key of PostgreSQL advisory locks on a charge (`lock_charge`): keeps
+# them apart from any other use of advisory locks. "rfnd" in ASCII.
+_CHARGE_LOCKS = 0x72666E64
+
 
 def message_key(request_id: int) -> str:
     """The outbox key of a request's approval message; edits and replies use it."""
@@ -125,6 +129,21 @@ async def _change(
         .execution_options(synchronize_session=False)
     )
     return rowcount(result) == 1
+
+
+async def lock_charge(session: AsyncSession, *, charge_id: str) -> None:
+    """Serialize new requests on one charge until the transaction ends, so the
+    second sees the first when it sums what is already waiting.
+
+    PostgreSQL: a transaction-scoped advisory lock on the charge (a hash
+    collision only makes two charges wait for each other). SQLite: every
+    transaction here is BEGIN IMMEDIATE, one writer at a time already.
+    """
+    if session.get_bind().dialect.name != "postgresql":
+        return
+    await session.execute(
+        select(func.pg_advisory_xact_lock(_CHARGE_LOCKS, func.hashtext(charge_id)))
+    )
 
 
 async def approve(

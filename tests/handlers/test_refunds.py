@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
+import asyncpg
 import pytest
 
 from bot.blocks.refunds import (
@@ -251,6 +254,57 @@ async def test_requests_waiting_on_a_payment_count_against_what_is_left(
     answer = await command(client, fake_slack, f"refund {pi['id']} 10")
     assert f"#{first}" in answer["text"]
     assert len(await requests(deps)) == 1
+
+
+@asynccontextmanager
+async def request_inserts_held(db_url: str, *, waiting: int) -> AsyncIterator[None]:
+    """On PostgreSQL: hold new request rows back (other statements go on) until
+    `waiting` transactions wait on a lock, so that they overlap for certain.
+    SQLite's one writer lets no two overlap; nothing to hold there."""
+    if not db_url.startswith("postgresql"):
+        yield
+        return
+    holder, watcher = await asyncpg.connect(db_url), await asyncpg.connect(db_url)
+    try:
+        tx = holder.transaction()
+        await tx.start()
+        await holder.execute("LOCK TABLE refund_request IN EXCLUSIVE MODE")
+        yield
+
+        async def blocked() -> bool:
+            # Outside any transaction: pg_stat_activity is a snapshot per one.
+            count = await watcher.fetchval(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = "
+                "current_database() AND wait_event_type = 'Lock'"
+            )
+            return int(count) >= waiting
+
+        await eventually(blocked, what=f"{waiting} transactions to wait")
+        await tx.rollback()
+    finally:
+        await holder.close()
+        await watcher.close()
+
+
+async def test_two_requests_at_once_cannot_together_exceed_what_is_left(
+    client: Client,
+    fake_slack: FakeSlack,
+    fake_stripe: FakeStripe,
+    deps: Deps,
+    db_url: str,
+) -> None:
+    pi, _ = paid(fake_stripe, 2000)
+    async with request_inserts_held(db_url, waiting=2):
+        answers = asyncio.gather(
+            command(client, fake_slack, f"refund {pi['id']} 15"),
+            command(client, fake_slack, f"refund {pi['id']} 10", user_id="U_AGENT2"),
+        )
+    texts = [a["text"] for a in await answers]
+    (waiting,) = await requests(deps)
+    assert waiting.status == "pending"
+    (refused,) = [t for t in texts if "waiting for a manager" not in t]
+    assert f"#{waiting.id}" in refused
+    assert "already waiting" in refused
 
 
 # -- approving ----------------------------------------------------------------------
