@@ -99,6 +99,32 @@ class SlackCall:
 
 
 @dataclass
+class Hold:
+    """Calls to `method` wait here until `release()`; `arrived` counts them."""
+
+    method: str
+    arrived: int = 0
+    _open: asyncio.Event = field(default_factory=asyncio.Event)
+    _requests: list[web.Request] = field(default_factory=list)
+
+    @property
+    def caller_waiting(self) -> int:
+        """Held calls whose caller is still connected (has not given up)."""
+        return sum(
+            r.transport is not None and not r.transport.is_closing()
+            for r in self._requests
+        )
+
+    def release(self) -> None:
+        self._open.set()
+
+    async def wait(self, request: web.Request) -> None:
+        self.arrived += 1
+        self._requests.append(request)
+        await self._open.wait()
+
+
+@dataclass
 class _Failure:
     method: str | None
     status: int
@@ -203,6 +229,7 @@ class FakeSlack:
         self._failures: list[_Failure] = []
         self._late: list[_LateAnswer] = []
         self._dm_channels: dict[str, str] = {}  # D… id -> the user it is with
+        self._holds: list[Hold] = []
         self._seq = itertools.count(1)
         self._ts_seq = itertools.count(1)
         self._changed = asyncio.Event()
@@ -350,6 +377,13 @@ class FakeSlack:
         is made, visible in history) but are answered only after ``seconds``:
         longer than the client's timeout, the client never sees the answer."""
         self._late.append(_LateAnswer(method, seconds, count))
+
+    def hold(self, method: str) -> Hold:
+        """Keep calls to ``method`` in flight (recorded, status None) until the
+        returned Hold is released: tests order concurrent work with it."""
+        hold = Hold(method)
+        self._holds.append(hold)
+        return hold
 
     def message(self, channel: str, ts: str) -> Json:
         for msg in self.messages.get(channel, []):
@@ -502,6 +536,9 @@ class FakeSlack:
             print(line, file=self.echo, flush=True)
         if self.latency > 0:
             await asyncio.sleep(self.latency)
+        for hold in list(self._holds):
+            if hold.method == method:
+                await hold.wait(request)
 
         status, extra_headers = 200, {}
         failure = self._take_failure(method)
