@@ -66,8 +66,9 @@ REQUEST_ID_METADATA = "stripe_ops_request"
 REQUEST_KEY_METADATA = "stripe_ops_request_key"
 
 # How long one Stripe attempt holds an approved request before another
-# process (or the retry job) may try again with the same key.
-ATTEMPT_LEASE_SECONDS = 60.0
+# process (or the retry job) may try again with the same key: longer than the
+# slowest call the client can make, so one claim is one caller at Stripe.
+ATTEMPT_LEASE_SECONDS = 90.0
 RETRY_BASE_SECONDS = 30.0
 RETRY_CAP_SECONDS = 1800.0
 
