@@ -37,6 +37,9 @@ REQUIRED_SCOPES: tuple[str, ...] = (
     "files:read",
     "channels:read",
     "groups:read",
+    "channels:history",
+    "groups:history",
+    "im:history",
 )
 
 # An ID no Stripe object has: requests about it are refused, never acted on.

@@ -21,6 +21,7 @@ from typing import Any, Literal, TypeVar
 import stripe
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot import stripe_shapes as shapes
 from bot.blocks import disputes as blocks
 from bot.blocks.alerts import Alert
 from bot.config import Settings
@@ -272,27 +273,27 @@ def _id(value: object) -> str | None:
 
 
 def customer_of(charge: Mapping[str, Any]) -> tuple[str | None, str | None, str | None]:
-    """(customer ID, name, email) from a charge, its customer possibly expanded."""
-    customer = charge.get("customer")
-    customer_obj = _dict(customer)
-    billing = _dict(charge.get("billing_details"))
-    name = _str(billing.get("name")) or _str(customer_obj.get("name"))
-    email = (
-        _str(billing.get("email"))
-        or _str(charge.get("receipt_email"))
-        or _str(customer_obj.get("email"))
-    )
-    return _id(customer), name, email
+    """(customer ID, name, email) from a charge of any API version, its customer
+    possibly expanded."""
+    payer = shapes.charge_payer(charge)
+    return _id(charge.get("customer")), payer.name, payer.email
+
+
+def dispute_id(obj: Mapping[str, Any]) -> str | None:
+    """The dispute's ID; None for disputes from before dispute IDs (2014)."""
+    return _str(obj.get("id"))
 
 
 def object_values(obj: Mapping[str, Any]) -> dict[str, Any]:
     """Dispute columns from a Stripe dispute object (charge maybe expanded)."""
     charge = obj.get("charge")
     charge_obj = _dict(charge)
-    details = _dict(obj.get("evidence_details"))
+    # Endpoints pinned before 2014-12-08 get the deadline as `evidence_due_by`
+    # and evidence as free text: `stripe_shapes` reads both shapes.
+    state = shapes.dispute_evidence_state(obj)
     evidence = {
         key: _id(value)
-        for key, value in _dict(obj.get("evidence")).items()
+        for key, value in shapes.dispute_evidence(obj).items()
         if key in EVIDENCE_FIELDS and _id(value)
     }
     customer_id, name, email = (
@@ -310,11 +311,11 @@ def object_values(obj: Mapping[str, Any]) -> dict[str, Any]:
         "reason": _str(obj.get("reason")) or "general",
         "status": _str(obj.get("status")) or "needs_response",
         # Stripe sends 0 (or nothing) when the bank allows no response.
-        "due_by": _int(details.get("due_by")) or None,
+        "due_by": shapes.dispute_due_by(obj),
         "livemode": obj.get("livemode") is True,
         "created": _int(obj.get("created")) or 0,
-        "submission_count": _int(details.get("submission_count")) or 0,
-        "has_evidence": details.get("has_evidence") is True,
+        "submission_count": state.submission_count,
+        "has_evidence": state.has_evidence,
         "stripe_evidence": evidence,
         "customer_id": customer_id,
         "customer_name": name,

@@ -35,8 +35,10 @@ class EventContext:
 
     @property
     def obj(self) -> dict[str, Any]:
-        obj: dict[str, Any] = self.event["data"]["object"]
-        return obj
+        # Thin or malformed payloads (a newer API version) carry no object.
+        data = self.event.get("data")
+        obj = data.get("object") if isinstance(data, dict) else None
+        return obj if isinstance(obj, dict) else {}
 
 
 EventHandler = Callable[[EventContext], Awaitable[None]]

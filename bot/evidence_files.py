@@ -15,7 +15,9 @@ from typing import Any
 
 import aiohttp
 from slack_sdk.errors import SlackApiError
+from yarl import URL
 
+from bot.config import Settings
 from bot.deps import Deps
 from bot.stripe_api import call
 
@@ -30,6 +32,8 @@ _BY_MIMETYPE = {
 }
 _BY_FILETYPE = {"pdf": "pdf", "jpg": "jpg", "jpeg": "jpg", "png": "png"}
 _CHUNK = 64 * 1024
+# Where Slack serves uploaded files; the bot token goes nowhere else.
+SLACK_FILE_HOSTS = frozenset({"files.slack.com"})
 _DOWNLOAD_TIMEOUT = aiohttp.ClientTimeout(total=30)
 
 
@@ -46,6 +50,9 @@ class SlackFile:
     mimetype: str
     filetype: str
     url: str
+    # Where the file lives when it is a link to a file kept outside Slack
+    # (Google Drive, Dropbox, an app's remote file); "" for uploaded files.
+    external: str = ""
 
 
 @dataclass(frozen=True)
@@ -77,8 +84,43 @@ def sniff(data: bytes) -> str | None:
 _ALLOWED = "Stripe takes PDF, JPEG or PNG files up to 5 MB"
 
 
+def token_may_go_to(settings: Settings, url: str) -> bool:
+    """True only for Slack's file hosts over https, or the Slack API's own origin
+    (`SLACK_API_URL`, which tests point at a fake Slack on loopback)."""
+    try:
+        target = URL(url)
+        api = URL(settings.SLACK_API_URL)
+        if not target.is_absolute() or target.host is None:
+            return False
+        if (target.scheme, target.port) == ("https", 443) and (
+            target.host in SLACK_FILE_HOSTS
+        ):
+            return True
+        return (target.scheme, target.host, target.port) == (
+            api.scheme,
+            api.host,
+            api.port,
+        )
+    except ValueError:
+        return False
+
+
+def _not_on_slack(file: SlackFile) -> EvidenceFileError:
+    return EvidenceFileError(
+        f"{file.name} is not stored on Slack's file servers, so stripe-ops will "
+        "not fetch it with its Slack credentials. Download it and attach the "
+        "file itself."
+    )
+
+
 def check_declared(file: SlackFile) -> None:
     """Refuse by what Slack says about the file, before downloading it."""
+    if file.external:
+        raise EvidenceFileError(
+            f"{file.name} is a link to a file kept outside Slack ({file.external}); "
+            "stripe-ops only takes files uploaded to Slack. Download it and "
+            "attach the file itself."
+        )
     if file.size > MAX_BYTES:
         raise EvidenceFileError(
             f"{file.name} is {human_size(file.size)}; {_ALLOWED}. "
@@ -115,6 +157,11 @@ def file_from_info(info: dict[str, Any]) -> SlackFile:
         mimetype=str(info.get("mimetype") or ""),
         filetype=str(info.get("filetype") or ""),
         url=str(info.get("url_private_download") or info.get("url_private") or ""),
+        external=(
+            str(info.get("external_type") or "external")
+            if info.get("is_external") or info.get("mode") == "external"
+            else ""
+        ),
     )
 
 
@@ -132,10 +179,17 @@ async def file_info(deps: Deps, file_id: str) -> SlackFile:
 
 
 async def download(deps: Deps, file: SlackFile, http: aiohttp.ClientSession) -> bytes:
-    """The file's bytes, fetched with the bot token; never more than 5 MB + 1."""
+    """The file's bytes, fetched with the bot token; never more than 5 MB + 1.
+
+    The token is sent only to Slack's file hosts over https (a file's URL can
+    name any host), and no redirect is followed: Slack serves a file to a good
+    token directly. aiohttp would drop Authorization on a redirect to another
+    origin, but not following at all also keeps a same-origin hop to a sign-in
+    page from being mistaken for the file.
+    """
+    if not token_may_go_to(deps.settings, file.url):
+        raise _not_on_slack(file)
     token = deps.settings.SLACK_BOT_TOKEN.get_secret_value()
-    # Without a valid token Slack redirects to a sign-in page; that page must
-    # not be mistaken for the file.
     async with http.get(
         file.url,
         headers={"Authorization": f"Bearer {token}"},

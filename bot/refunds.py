@@ -35,7 +35,16 @@ from bot.blocks.refunds import (
     user,
 )
 from bot.deps import Deps
-from bot.money import AmountError, format_amount, parse_amount
+from bot.money import (
+    AmountError,
+    check_refundable_units,
+    currency_code,
+    example_amount,
+    exponent,
+    format_amount,
+    looks_like_amount,
+    parse_refund_amount,
+)
 from bot.stripe_api import call, describe_error
 from bot.stripe_lookup import (
     Payment,
@@ -57,25 +66,23 @@ REQUEST_ID_METADATA = "stripe_ops_request"
 REQUEST_KEY_METADATA = "stripe_ops_request_key"
 
 # How long one Stripe attempt holds an approved request before another
-# process (or the retry job) may try again with the same key.
-ATTEMPT_LEASE_SECONDS = 60.0
+# process (or the retry job) may try again with the same key: longer than the
+# slowest call the client can make, so one claim is one caller at Stripe.
+ATTEMPT_LEASE_SECONDS = 90.0
 RETRY_BASE_SECONDS = 30.0
 RETRY_CAP_SECONDS = 1800.0
-# Stripe keeps idempotency keys for at least 24 hours; a retry later than
-# this first looks for the refund by its metadata instead.
-IDEMPOTENCY_WINDOW_SECONDS = 23 * 3600.0
 
 USAGE = (
     "Write it as `/stripe refund &lt;pi_… | ch_…&gt; [amount] [reason]`, e.g. "
     "`/stripe refund pi_3Abc 12.50 requested_by_customer`. Leave out the amount "
     "to refund all that is left; the amount is in the payment's currency (`12.50` "
-    "USD, `500` JPY, `1.250` KWD). The reason is `requested_by_customer`, "
-    "`duplicate` or `fraudulent`; other words are kept as a note for the approver."
+    "USD, `500` JPY, `1.250` KWD; `12.50 EUR` when the payment is in euros), with "
+    "a point for decimals and no thousands comma. The reason is "
+    "`requested_by_customer`, `duplicate` or `fraudulent`; other words are kept as "
+    "a note for the approver."
 )
 
 _PAYMENT_ID = re.compile(r"(?:pi|ch)_[A-Za-z0-9]+")
-# A word that is meant as an amount: digits, a sign, or a currency symbol first.
-_AMOUNT_LIKE = re.compile(r"[-+.0-9$€£¥]")
 _NOTE_MAX = 500
 _RANK = {"pending": 0, "requires_action": 1}
 _STRIPE_REASON: dict[
@@ -91,12 +98,20 @@ class Refused(Exception):
     """A refund we will not ask for or make; str() says why and what to do."""
 
 
+# Where an agent put something the amount should have been: refused with
+# the right form, because reading it as "no amount" would refund everything.
+Misplaced = Literal["currency_first", "amount_after_reason"]
+
+
 @dataclass(frozen=True)
 class RefundArgs:
     payment_id: str
     amount_text: str | None = None
     reason: str | None = None
     note: str | None = None
+    # A currency code typed after the amount (`12.50 EUR`); must be the payment's.
+    currency: str | None = None
+    misplaced: Misplaced | None = None
 
 
 def split_reason(text: str | None) -> tuple[str | None, str | None]:
@@ -112,7 +127,9 @@ def split_reason(text: str | None) -> tuple[str | None, str | None]:
 
 
 def parse_refund_args(text: str) -> RefundArgs:
-    """`<pi_|ch_> [amount] [reason or note…]`, or Refused with how to write it."""
+    """`<pi_|ch_> [amount [currency]] [reason or note…]`, or Refused with how
+    to write it. Whether the amount is well formed is checked against the
+    payment's currency, in `check_refund`."""
     words = text.split()
     if not words:
         raise Refused(f"Which payment? {USAGE}")
@@ -123,11 +140,34 @@ def parse_refund_args(text: str) -> RefundArgs:
             f"(`ch_…`) ID. {USAGE}"
         )
     rest = words[1:]
-    amount_text = None
-    if rest and _AMOUNT_LIKE.match(rest[0]):
+    amount_text = currency = None
+    misplaced: Misplaced | None = None
+    if rest and currency_code(rest[0]) and not looks_like_amount(rest[0]):
+        # `EUR 12.50`: the code where the amount belongs.
+        currency, rest = rest[0], rest[1:]
+        misplaced = "currency_first"
+        if rest and looks_like_amount(rest[0]):
+            amount_text, rest = rest[0], rest[1:]
+    elif rest and looks_like_amount(rest[0]):
         amount_text, rest = rest[0], rest[1:]
+        if rest and currency_code(rest[0]):
+            currency, rest = rest[0], rest[1:]
     reason, note = split_reason(" ".join(rest))
-    return RefundArgs(payment_id, amount_text, reason, note)
+    if (
+        amount_text is None
+        and misplaced is None
+        and reason is not None
+        and note is not None
+        and looks_like_amount(note.split()[0])
+    ):
+        # `duplicate 12.50`: an amount that would otherwise become the note.
+        misplaced = "amount_after_reason"
+    return RefundArgs(payment_id, amount_text, reason, note, currency, misplaced)
+
+
+def _amount_form(args: RefundArgs, currency: str) -> str:
+    """The command as it should be typed, with an example amount."""
+    return f"/stripe refund {escape(args.payment_id)} {example_amount(currency)}"
 
 
 def check_refund(payment: Payment | None, args: RefundArgs) -> int:
@@ -152,15 +192,44 @@ def check_refund(payment: Payment | None, args: RefundArgs) -> int:
             f"`/stripe dispute {escape(dispute.id)}`."
         )
     currency = payment.currency
+    code = currency.upper()
+    form = _amount_form(args, currency)
     left = payment.remaining
     if left <= 0:
         raise Refused(f"Payment `{pid}` has been fully refunded already.")
+    if args.currency is not None and args.currency.lower() != currency.lower():
+        raise Refused(
+            f"Payment `{pid}` is in {code}, not {escape(args.currency.upper())}: "
+            f"a refund is in the payment's currency. Write it like `{form}`. "
+            "Nothing was requested."
+        )
+    if args.misplaced == "currency_first":
+        raise Refused(
+            f"Put the amount first, in {code}: `{form}` (or `{form} {code}`). "
+            "Nothing was requested."
+        )
+    if args.misplaced == "amount_after_reason":
+        raise Refused(
+            "Write the amount right after the payment ID, then the reason: "
+            f"`{form} {escape(args.reason or '')}`. Nothing was requested."
+        )
     if args.amount_text is None:
+        try:
+            check_refundable_units(left, currency)
+        except AmountError as exc:
+            whole = left // 10 ** exponent(currency)
+            raise Refused(
+                f"{escape(str(exc))} {escape(format_amount(left, currency))} is "
+                f"left on `{pid}`, so name a whole amount: "
+                f"`/stripe refund {pid} {whole}`. Nothing was requested."
+            ) from None
         return left
     try:
-        amount = parse_amount(args.amount_text, currency)
+        amount = parse_refund_amount(args.amount_text, currency)
     except AmountError as exc:
-        raise Refused(f"{escape(str(exc))} Nothing was requested.") from None
+        raise Refused(
+            f"{escape(str(exc))} Write it like `{form}`. Nothing was requested."
+        ) from None
     if amount > left:
         raise Refused(
             f"{escape(format_amount(amount, currency))} is more than what is left to "
@@ -230,6 +299,9 @@ async def request_refund(
     assert payment.charge_id is not None
     settings = deps.settings
     async with deps.sessions() as session, session.begin():
+        # One request on a charge at a time from here to the commit, or two
+        # at once would each miss the other in the sum below.
+        await store.lock_charge(session, charge_id=payment.charge_id)
         now = deps.clock.now()
         waiting, ids = await store.open_amount_on_charge(
             session, charge_id=payment.charge_id
@@ -335,11 +407,21 @@ async def _audit(
     )
 
 
-async def _refusal(
-    deps: Deps, session: AsyncSession, req: RefundRequest, user_id: str, what: str
+async def _refused(
+    session: AsyncSession,
+    req: RefundRequest,
+    *,
+    user_id: str,
+    what: str,
+    manager: bool,
+    now: float,
 ) -> str | None:
-    """Why this user may not decide (audited), or None when they may."""
-    if not await is_manager(deps, user_id):
+    """Why this user may not decide (audited), or None when they may.
+
+    `manager` is found out before the transaction: it may ask Slack, and no
+    network call may hold a transaction (on SQLite, the one writer) open.
+    """
+    if not manager:
         why, message = (
             "not_manager",
             f"Only managers can {what} refunds (MANAGER_USER_IDS or the "
@@ -358,7 +440,7 @@ async def _refusal(
         req,
         actor=user_id,
         action=f"refund.{what}_refused",
-        now=deps.clock.now(),
+        now=now,
         details={"why": why, "status": req.status},
     )
     return message
@@ -377,12 +459,15 @@ async def _decide(
     """A manager's decision, in one transaction: refuse it (audited), or make
     it by the request's conditional update, audit it and edit the request's
     message. The decided request, or a message for the clicker alone."""
+    manager = await is_manager(deps, user_id)
     async with deps.sessions() as session, session.begin():
         now = deps.clock.now()
         req = await store.get_request(session, request_id=request_id)
         if req is None:
             return "That refund request does not exist (any more)."
-        refusal = await _refusal(deps, session, req, user_id, what)
+        refusal = await _refused(
+            session, req, user_id=user_id, what=what, manager=manager, now=now
+        )
         if refusal is not None:
             return refusal
         if not await transition(session, now):
@@ -403,7 +488,8 @@ async def _decide(
 
 
 async def approve(deps: Deps, *, request_id: int, user_id: str) -> str | None:
-    """A manager's Approve click: win the request, re-check, refund.
+    """A manager's Approve click: win the request and its first Stripe
+    attempt in one update, then re-check and refund.
 
     Returns a message for the clicker alone, or None when the request's
     message (edited through the outbox) says it all.
@@ -414,7 +500,11 @@ async def approve(deps: Deps, *, request_id: int, user_id: str) -> str | None:
         user_id=user_id,
         what="approve",
         transition=lambda session, now: store.approve(
-            session, request_id=request_id, user_id=user_id, now=now
+            session,
+            request_id=request_id,
+            user_id=user_id,
+            now=now,
+            lease=ATTEMPT_LEASE_SECONDS,
         ),
         details=lambda req: {
             "payment": req.payment_id,
@@ -423,15 +513,14 @@ async def approve(deps: Deps, *, request_id: int, user_id: str) -> str | None:
     )
     if isinstance(decided, str):
         return decided
-    req = decided
-    if await _recheck(deps, req):
-        await execute_refund(deps, request_id)
+    await _attempt(deps, decided)
     return None
 
 
-async def _recheck(deps: Deps, req: RefundRequest) -> bool:
-    """Is the refund still possible? Other refunds or a dispute may have come
-    since the request. False when the request was failed here instead."""
+async def _recheck(deps: Deps, req: RefundRequest) -> str | None:
+    """Why the refund is no longer possible (other refunds or a dispute came
+    since the request), or None. Only for an attempt no earlier one preceded:
+    after that, money gone from the payment may be our own refund."""
     try:
         payment = await fetch_payment(deps, req.charge_id, with_customer=False)
     except stripe.StripeError as exc:
@@ -441,28 +530,23 @@ async def _recheck(deps: Deps, req: RefundRequest) -> bool:
             req.charge_id,
             describe_error(exc),
         )
-        return True
-    problem = None
+        return None
     if payment is None:
-        problem = f"Stripe no longer has the payment {req.charge_id}."
-    elif payment.blocking_dispute is not None:
+        return f"Stripe no longer has the payment {req.charge_id}."
+    if payment.blocking_dispute is not None:
         dispute = payment.blocking_dispute
-        problem = (
+        return (
             f"The payment was disputed after the request ({dispute.id}, "
             f"{dispute.status.replace('_', ' ')}); answer the dispute instead."
         )
-    elif req.amount > payment.remaining:
-        problem = (
+    if req.amount > payment.remaining:
+        return (
             f"Only {format_amount(payment.remaining, payment.currency)} is left to "
             f"refund on the payment now (other refunds were made since the "
             f"request), less than the {format_amount(req.amount, req.currency)} "
             "asked for. Ask again for what is left."
         )
-    if problem is None:
-        return True
-    assert req.id is not None
-    await _fail(deps, req.id, problem, code="rechecked")
-    return False
+    return None
 
 
 # -- refunding --------------------------------------------------------------------
@@ -500,22 +584,115 @@ def _transient(exc: stripe.StripeError) -> bool:
     return status == 409 or status >= 500
 
 
+def _key_used_before(exc: stripe.StripeError) -> bool:
+    """Stripe's idempotency_error: a request with this key came before (other
+    parameters, or still in progress), so a refund may exist."""
+    error = exc.error
+    return isinstance(exc, stripe.IdempotencyError) or (
+        error is not None and error.type == "idempotency_error"
+    )
+
+
+@dataclass(frozen=True)
+class _NotRefunded:
+    """Stripe made no refund for the request and will make none: why."""
+
+    message: str
+    code: str
+
+
+class _RefundNotFound(stripe.StripeError):
+    """An earlier request with the key exists at Stripe, its refund not found."""
+
+
+async def _find_ours(deps: Deps, req: RefundRequest) -> RefundInfo | None:
+    """The refund Stripe holds for this request: the charge's refunds, by the
+    request's key in their metadata (found even after Stripe forgets keys)."""
+    return await find_refund_by_metadata(
+        deps,
+        charge_id=req.charge_id,
+        key=REQUEST_KEY_METADATA,
+        value=req.idempotency_key,
+    )
+
+
+async def _ask_stripe(deps: Deps, req: RefundRequest) -> RefundInfo | _NotRefunded:
+    """One attempt: the refund Stripe holds for the request afterwards, or
+    why there is none. Raises stripe.StripeError when that stays unknown.
+
+    Never concludes "nothing refunded" on our own reasoning once an earlier
+    attempt may have reached Stripe: it looks for the request's refund first.
+    """
+    earlier = req.stripe_attempts > 1
+    if earlier:
+        found = await _find_ours(deps, req)
+        if found is not None:
+            return found
+    else:
+        problem = await _recheck(deps, req)
+        if problem is not None:
+            return _NotRefunded(problem, "rechecked")
+    try:
+        created = await call(
+            deps.metrics,
+            "refunds.create",
+            deps.stripe.v1.refunds.create_async(
+                refund_params(req), {"idempotency_key": req.idempotency_key}
+            ),
+        )
+    except stripe.StripeError as exc:
+        if _key_used_before(exc):
+            found = await _find_ours(deps, req)
+            if found is not None:
+                return found
+            raise _RefundNotFound(
+                "Stripe has an earlier request with this refund's key and no "
+                "refund from it was found yet"
+            ) from exc
+        if _transient(exc):
+            raise
+        if earlier:
+            found = await _find_ours(deps, req)
+            if found is not None:
+                return found
+        code = exc.code or type(exc).__name__
+        return _NotRefunded(f"Stripe refused the refund: {describe_error(exc)}", code)
+    return refund_from(created.to_dict())
+
+
+async def _attempt(deps: Deps, req: RefundRequest) -> str | None:
+    """Run the attempt this caller claimed (number `req.stripe_attempts`) and
+    record its outcome; the request's status afterwards."""
+    assert req.id is not None
+    try:
+        outcome = await _ask_stripe(deps, req)
+    except stripe.StripeError as exc:
+        return await _retry_later(deps, req, exc)
+    if isinstance(outcome, _NotRefunded):
+        await _fail(deps, req, outcome.message, code=outcome.code)
+        return await _status(deps, req.id)
+    async with deps.sessions() as session, session.begin():
+        status = await _record_refund(deps, session, req, outcome, now=deps.clock.now())
+    deps.wake.outbox.set()
+    return status or (await _status(deps, req.id))
+
+
 async def execute_refund(
     deps: Deps, request_id: int, *, ignore_lease: bool = False
 ) -> str | None:
     """Make the Stripe refund of an approved request, at most once.
 
     Safe to call again at any time (start-up, retry job, another instance):
-    every attempt sends the request's idempotency key with the same
-    parameters, and only one caller records the outcome. Returns the
-    request's status afterwards (None if there is no such request).
+    one claim decides who calls Stripe, every attempt sends the request's
+    idempotency key with the same parameters, and only one caller records
+    the outcome. Returns the request's status afterwards (None if there is
+    no such request).
     """
     async with deps.sessions() as session, session.begin():
-        now = deps.clock.now()
         claimed = await store.claim_attempt(
             session,
             request_id=request_id,
-            now=now,
+            now=deps.clock.now(),
             lease=ATTEMPT_LEASE_SECONDS,
             ignore_lease=ignore_lease,
         )
@@ -524,37 +701,7 @@ async def execute_refund(
         return None
     if not claimed:
         return req.status
-    refund: RefundInfo | None = None
-    try:
-        first = req.first_attempt_at if req.first_attempt_at is not None else now
-        if req.stripe_attempts > 1 and now - first > IDEMPOTENCY_WINDOW_SECONDS:
-            refund = await find_refund_by_metadata(
-                deps,
-                charge_id=req.charge_id,
-                key=REQUEST_KEY_METADATA,
-                value=req.idempotency_key,
-            )
-        if refund is None:
-            created = await call(
-                deps.metrics,
-                "refunds.create",
-                deps.stripe.v1.refunds.create_async(
-                    refund_params(req),
-                    {"idempotency_key": req.idempotency_key},
-                ),
-            )
-            refund = refund_from(created.to_dict())
-    except stripe.StripeError as exc:
-        if _transient(exc):
-            return await _retry_later(deps, req, exc)
-        code = exc.code or type(exc).__name__
-        message = f"Stripe refused the refund: {describe_error(exc)}"
-        await _fail(deps, request_id, message, code=code)
-        return store.FAILED
-    async with deps.sessions() as session, session.begin():
-        status = await _record_refund(deps, session, req, refund, now=deps.clock.now())
-    deps.wake.outbox.set()
-    return status or (await _status(deps, request_id))
+    return await _attempt(deps, req)
 
 
 async def _status(deps: Deps, request_id: int) -> str | None:
@@ -571,16 +718,17 @@ async def _record_refund(
     *,
     now: float,
 ) -> str | None:
-    """approved -> succeeded (or failed, if the refund failed at once), with
-    the message edit and the requester's DM; None if another caller did it."""
+    """The refund Stripe holds for the request, recorded: succeeded (or failed,
+    if the refund failed at once), from any state the request was left in,
+    with the message edit and the requester's DM; None if another caller
+    recorded it."""
     assert req.id is not None
     failed = refund.status in ("failed", "canceled")
     status = store.FAILED if failed else store.SUCCEEDED
-    if not await store.finish(
+    if not await store.record_refund(
         session,
         request_id=req.id,
         status=status,
-        now=now,
         refund_id=refund.id,
         refund_status=refund.status,
         refund_status_at=refund.created,
@@ -603,6 +751,7 @@ async def _record_refund(
             "charge": req.charge_id,
             "approved_by": req.decided_by,
             "idempotency_key": req.idempotency_key,
+            "was": req.status,
         },
     )
     await _show(
@@ -612,19 +761,20 @@ async def _record_refund(
     return status
 
 
-async def _fail(deps: Deps, request_id: int, message: str, *, code: str) -> None:
-    """approved -> failed with the reason on the request; nothing was refunded."""
+async def _fail(deps: Deps, req: RefundRequest, message: str, *, code: str) -> None:
+    """approved -> failed with the reason on the request: nothing was refunded.
+    Only while this attempt is still the newest claim (see fail_unrefunded)."""
+    assert req.id is not None
     async with deps.sessions() as session, session.begin():
         now = deps.clock.now()
-        if not await store.finish(
+        if not await store.fail_unrefunded(
             session,
-            request_id=request_id,
-            status=store.FAILED,
-            now=now,
-            failure_message=message,
+            request_id=req.id,
+            attempt=req.stripe_attempts,
+            message=message,
         ):
             return
-        req = await _fresh(session, request_id)
+        req = await _fresh(session, req.id)
         await _audit(
             session,
             req,
@@ -654,7 +804,11 @@ async def _retry_later(deps: Deps, req: RefundRequest, exc: stripe.StripeError) 
             req.stripe_attempts, base=RETRY_BASE_SECONDS, cap=RETRY_CAP_SECONDS
         )
         if await store.retry_later(
-            session, request_id=req.id, error=message, retry_at=now + delay
+            session,
+            request_id=req.id,
+            attempt=req.stripe_attempts,
+            error=message,
+            retry_at=now + delay,
         ):
             await _audit(
                 session,
@@ -698,11 +852,19 @@ async def deny(deps: Deps, *, request_id: int, user_id: str, reason: str) -> str
 
 async def deny_check(deps: Deps, *, request_id: int, user_id: str) -> str | None:
     """Before the Deny modal opens: why it should not (a refusal is audited)."""
+    manager = await is_manager(deps, user_id)
     async with deps.sessions() as session, session.begin():
         req = await store.get_request(session, request_id=request_id)
         if req is None:
             return "That refund request does not exist (any more)."
-        refusal = await _refusal(deps, session, req, user_id, "deny")
+        refusal = await _refused(
+            session,
+            req,
+            user_id=user_id,
+            what="deny",
+            manager=manager,
+            now=deps.clock.now(),
+        )
     if refusal is not None:
         return refusal
     if req.status != store.PENDING:
@@ -812,12 +974,19 @@ async def apply_refund_event(
     )
     if req is None or req.id is None:
         return False
-    if req.status == store.APPROVED and req.refund_id is None:
-        # Stripe made the refund before our commit (crash, or still in flight):
-        # the event finishes the request; the conditional update lets one win.
+    if req.refund_id is None:
+        # Stripe made the refund before our commit (crash, still in flight,
+        # or a request recorded as failed on our own reasoning): what Stripe
+        # holds is what we record; the conditional update lets one caller win.
         await _record_refund(deps, session, req, refund, now=now)
         return True
     if req.refund_id != refund.id:
+        log.error(
+            "refund %s names refund request %s, which has refund %s",
+            refund.id,
+            req.id,
+            req.refund_id,
+        )
         return False
     if not _newer(req, refund.status, event_created):
         log.info("ignored %s: older than the refund state we have", event_id)

@@ -5,12 +5,16 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from aiohttp import ClientConnectorError, ConnectionTimeoutError
 from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncConnectionErrorRetryHandler,
     AsyncRateLimitErrorRetryHandler,
     AsyncServerErrorRetryHandler,
 )
+from slack_sdk.http_retry.request import HttpRequest
+from slack_sdk.http_retry.response import HttpResponse
+from slack_sdk.http_retry.state import RetryState
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.web.async_slack_response import AsyncSlackResponse
 
@@ -41,6 +45,62 @@ class InstrumentedWebClient(AsyncWebClient):
                 )
 
 
+# Methods that make something new on every call: sent twice, a message shows
+# twice. After an answer that may have come after Slack acted (a dropped
+# connection, a read timeout, a 5xx), they are not resent here; the outbox
+# resends posts itself, after looking for them in the channel.
+NOT_REPEATABLE = frozenset(
+    {
+        "chat.postMessage",
+        "chat.postEphemeral",
+        "chat.scheduleMessage",
+        "chat.meMessage",
+        "files.upload",
+        "files.completeUploadExternal",
+    }
+)
+
+
+def _repeatable(request: HttpRequest) -> bool:
+    return request.url.rstrip("/").rsplit("/", 1)[-1] not in NOT_REPEATABLE
+
+
+class ConnectionErrorRetry(AsyncConnectionErrorRetryHandler):
+    """Retries connection errors; a post only when it never left us."""
+
+    async def _can_retry_async(
+        self,
+        *,
+        state: RetryState,
+        request: HttpRequest,
+        response: HttpResponse | None = None,
+        error: Exception | None = None,
+    ) -> bool:
+        if not await super()._can_retry_async(
+            state=state, request=request, response=response, error=error
+        ):
+            return False
+        # No connection, no request: nothing can have reached Slack.
+        never_sent = isinstance(error, ClientConnectorError | ConnectionTimeoutError)
+        return never_sent or _repeatable(request)
+
+
+class ServerErrorRetry(AsyncServerErrorRetryHandler):
+    """Retries 500/503, except for posts (Slack may have posted first)."""
+
+    async def _can_retry_async(
+        self,
+        *,
+        state: RetryState,
+        request: HttpRequest,
+        response: HttpResponse | None = None,
+        error: Exception | None = None,
+    ) -> bool:
+        return _repeatable(request) and await super()._can_retry_async(
+            state=state, request=request, response=response, error=error
+        )
+
+
 def make_slack_client(
     *, token: str, base_url: str, metrics: Metrics | None, timeout: int = 10
 ) -> InstrumentedWebClient:
@@ -49,11 +109,11 @@ def make_slack_client(
         base_url=base_url,
         timeout=timeout,
         retry_handlers=[
-            AsyncConnectionErrorRetryHandler(max_retry_count=2),
+            ConnectionErrorRetry(max_retry_count=2),
             # Sleeps Slack's Retry-After, then tries once more; the outbox
             # waits out anything longer without holding a request open.
             AsyncRateLimitErrorRetryHandler(max_retry_count=1),
-            AsyncServerErrorRetryHandler(max_retry_count=2),
+            ServerErrorRetry(max_retry_count=2),
         ],
     )
     client.metrics = metrics

@@ -32,14 +32,30 @@ PERMISSION_NAMES: dict[str, str] = {
 _RAK = re.compile(r"'(rak_[a-z_]+)'")
 
 
+# One Stripe request: each try may take this long (the SDK's default is 80 s),
+# and the SDK tries again this many times, sleeping at most 5 s in between.
+STRIPE_TIMEOUT_SECONDS = 20.0
+STRIPE_NETWORK_RETRIES = 2
+
+
+def longest_call_seconds(
+    timeout: float = STRIPE_TIMEOUT_SECONDS, retries: int = STRIPE_NETWORK_RETRIES
+) -> float:
+    """How long one call through the client can take, retries included."""
+    return timeout * (retries + 1) + retries * stripe.HTTPClient.MAX_DELAY
+
+
 def make_stripe_client(
-    *, api_key: str, api_base: str, max_network_retries: int = 2
+    *,
+    api_key: str,
+    api_base: str,
+    max_network_retries: int = STRIPE_NETWORK_RETRIES,
 ) -> stripe.StripeClient:
     # Retries resend the same Idempotency-Key, so a retried POST is safe.
     return stripe.StripeClient(
         api_key,
         base_addresses={"api": api_base, "files": api_base},
-        http_client=stripe.AIOHTTPClient(),
+        http_client=stripe.AIOHTTPClient(timeout=STRIPE_TIMEOUT_SECONDS),
         max_network_retries=max_network_retries,
     )
 

@@ -16,6 +16,7 @@ from typing import Any, Literal
 import stripe
 from stripe.params import RefundListParams
 
+from bot import stripe_shapes as shapes
 from bot.deps import Deps
 from bot.stripe_api import call
 
@@ -233,7 +234,6 @@ def customer_label(customer: dict[str, Any], billing: dict[str, Any]) -> str | N
 
 
 def dispute_from(obj: dict[str, Any]) -> DisputeInfo:
-    evidence = _dict(obj.get("evidence_details"))
     status = _str(obj.get("status")) or "unknown"
     refundable = obj.get("is_charge_refundable")
     return DisputeInfo(
@@ -243,7 +243,7 @@ def dispute_from(obj: dict[str, Any]) -> DisputeInfo:
         currency=_str(obj.get("currency")) or "usd",
         reason=_str(obj.get("reason")),
         status=status,
-        due_by=_int(evidence.get("due_by")),
+        due_by=shapes.dispute_due_by(obj),
         is_charge_refundable=(
             refundable if isinstance(refundable, bool) else status.startswith("warn")
         ),
@@ -281,7 +281,8 @@ def payment_from_charge(
 
 
 def payment_from_intent(pi: dict[str, Any]) -> Payment:
-    charge = _dict(pi.get("latest_charge"))
+    # `latest_charge` (expanded), or `charges.data[0]` before 2022-08-01.
+    charge = _dict(shapes.intent_charge(pi))
     if charge:
         # The charge says what was paid and refunded; the intent whose it is.
         payment = payment_from_charge(

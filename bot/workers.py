@@ -53,6 +53,10 @@ class WorkerPolicy:
     # After this many failed attempts an event is reported in ALERT_CHANNEL
     # (once); it keeps being retried.
     report_failures_after: int = 5
+    # After a post whose outcome we could not see (timeout, dropped
+    # connection, 5xx), wait at least this long before looking for it in the
+    # channel and sending again: a slow Slack may still be making it.
+    unknown_outcome_wait: float = 30.0
 
 
 async def _wait(event: asyncio.Event, seconds: float, coalesce: float) -> None:
@@ -249,20 +253,17 @@ class OutboxSender:
         deps, policy = self.deps, self.policy
         async with deps.sessions() as session, session.begin():
             now = deps.clock.now()
-            rows = await outbox.claim_for_channel(
+            chosen = await outbox.claim_for_channel(
                 session,
                 channel=channel,
                 claimant=deps.instance_id,
                 now=now,
                 lease=policy.lease_seconds,
                 limit=DIGEST_MAX_ITEMS,
+                choose=self._choose,
             )
-            if not rows:
+            if not chosen:
                 return 0
-            chosen = self._choose(rows)
-            await outbox.release(
-                session, ids=[r.id for r in rows[len(chosen) :] if r.id is not None]
-            )
             head = chosen[0]
             parent_key = head.target_key or head.thread_key
             parent_ts: str | None = None
@@ -276,27 +277,128 @@ class OutboxSender:
                     return 0
         ids = [_id(r) for r in chosen]
         correlation_id.set(head.key)
+        if head.kind == "post" and any(outbox.may_have_gone_out(r) for r in chosen):
+            try:
+                found = await self._find_posted(chosen, parent_ts)
+            except (SlackApiError, aiohttp.ClientError, TimeoutError, OSError) as exc:
+                await self._failed(channel, ids, exc, head.attempts)
+                return 1
+            if found:
+                await self._record_found(chosen, found)
+                return 1
         try:
             try:
                 ts = await self._send(chosen, parent_ts)
             except SlackApiError as exc:
-                if exc.response.get("error") not in _BAD_BLOCKS or len(chosen) > 1:
+                error = exc.response.get("error")
+                if error in _BAD_METADATA:
+                    # Slack refused the key tag (a bug on our side): posting
+                    # untagged beats not posting; only a lost answer to this
+                    # very post could then repeat it.
+                    log.error("Slack refused the metadata of %s (%s)", head.key, error)
+                    ts = await self._send(chosen, parent_ts, tagged=False)
+                elif error in _BAD_BLOCKS and len(chosen) == 1:
+                    # Slack refused our blocks (a bug on our side): the text
+                    # alone still says what happened; send that, not nothing.
+                    log.error("Slack refused the blocks of %s; sending text", head.key)
+                    ts = await self._send(chosen, parent_ts, text_only=True)
+                else:
                     raise
-                # Slack refused our blocks (a bug on our side): the text alone
-                # still says what happened, so send that rather than nothing.
-                log.error("Slack refused the blocks of %s; sending text", head.key)
-                ts = await self._send(chosen, parent_ts, text_only=True)
         except SlackApiError as exc:
             await self._failed(channel, ids, exc, chosen[0].attempts)
             return 1
         except (aiohttp.ClientError, TimeoutError, OSError) as exc:
             await self._failed(channel, ids, exc, chosen[0].attempts)
             return 1
-        async with deps.sessions() as session, session.begin():
-            now = deps.clock.now()
-            await outbox.mark_sent(session, ids=ids, ts=ts, now=now)
-        self._next_allowed[channel] = now + policy.channel_interval
+        self._next_allowed[channel] = deps.clock.now() + policy.channel_interval
+        try:
+            async with deps.sessions() as session, session.begin():
+                await outbox.mark_sent(session, ids=ids, ts=ts, now=deps.clock.now())
+        except Exception:
+            # Posted, not recorded. Counting a failed attempt makes the next
+            # attempt look for the post (tagged with its key) before sending;
+            # if even that cannot be stored, the claim runs out and its mark
+            # does the same.
+            log.exception("Slack has %s (ts %s) but recording it failed", head.key, ts)
+            with contextlib.suppress(Exception):
+                async with deps.sessions() as session, session.begin():
+                    await outbox.mark_failed(
+                        session,
+                        ids=ids,
+                        error="posted, but recording it failed",
+                        retry_at=deps.clock.now(),
+                    )
         return 1
+
+    async def _find_posted(
+        self, rows: list[OutboxMessage], parent_ts: str | None
+    ) -> dict[str, str]:
+        """key -> ts of those `rows` Slack already shows (a post tagged with the
+        key in its metadata), from the channel's latest messages or the
+        thread. Empty when the conversation cannot be read (a missing
+        `*:history` scope): then sending again is the only way not to lose
+        the message, and a repeat is possible."""
+        slack = self.deps.slack
+        wanted = {r.key for r in rows}
+        found: dict[str, str] = {}
+        channel = rows[0].channel
+        try:
+            if channel[:1] in ("U", "W"):
+                # A DM queued under the user's ID; history wants the D… ID.
+                opened = await slack.conversations_open(users=channel)
+                channel = str(opened["channel"]["id"])
+            cursor: str | None = None
+            for _ in range(HISTORY_PAGES):
+                if parent_ts is not None:
+                    resp = await slack.conversations_replies(
+                        channel=channel,
+                        ts=parent_ts,
+                        include_all_metadata=True,
+                        limit=HISTORY_PAGE_SIZE,
+                        cursor=cursor,
+                    )
+                else:
+                    resp = await slack.conversations_history(
+                        channel=channel,
+                        include_all_metadata=True,
+                        limit=HISTORY_PAGE_SIZE,
+                        cursor=cursor,
+                    )
+                for message in resp.get("messages") or []:
+                    for key in _outbox_keys(message) & wanted:
+                        found.setdefault(key, str(message["ts"]))
+                cursor = (resp.get("response_metadata") or {}).get("next_cursor")
+                if found.keys() >= wanted or not cursor:
+                    break
+        except SlackApiError as exc:
+            error = str(exc.response.get("error"))
+            if error not in _UNREADABLE:
+                raise
+            log.warning(
+                "cannot read %s to look for %s (%s); sending it again, "
+                "which may show it twice",
+                channel,
+                rows[0].key,
+                error,
+            )
+            return {}
+        return found
+
+    async def _record_found(
+        self, rows: list[OutboxMessage], found: dict[str, str]
+    ) -> None:
+        """Record what an earlier attempt posted; the rest goes next round."""
+        by_ts: dict[str, list[int]] = {}
+        for row in rows:
+            if row.key in found:
+                by_ts.setdefault(found[row.key], []).append(_id(row))
+        rest = [_id(r) for r in rows if r.key not in found]
+        async with self.deps.sessions() as session, session.begin():
+            now = self.deps.clock.now()
+            for ts, ids in by_ts.items():
+                await outbox.mark_sent(session, ids=ids, ts=ts, now=now)
+            await outbox.release(session, ids=rest)
+        log.info("found %d already posted; not sending them again", len(found))
 
     def _choose(self, rows: list[OutboxMessage]) -> list[OutboxMessage]:
         run: list[OutboxMessage] = []
@@ -314,9 +416,11 @@ class OutboxSender:
         parent_ts: str | None,
         *,
         text_only: bool = False,
+        tagged: bool = True,
     ) -> str:
         slack = self.deps.slack
         head = rows[0]
+        metadata = outbox_metadata(rows) if tagged else None
         if len(rows) > 1:
             text, blocks = build_digest([r.digest_line or "" for r in rows])
             resp = await slack.chat_postMessage(
@@ -325,6 +429,7 @@ class OutboxSender:
                 blocks=blocks,
                 unfurl_links=False,
                 unfurl_media=False,
+                metadata=metadata,
             )
             self.deps.metrics.outbox_sent.labels("digest").inc()
             return str(resp["ts"])
@@ -347,6 +452,7 @@ class OutboxSender:
             blocks=None if text_only else head.blocks,
             unfurl_links=False,
             unfurl_media=False,
+            metadata=metadata,
             **kwargs,  # type: ignore[arg-type]
         )
         self.deps.metrics.outbox_sent.labels("single").inc()
@@ -365,6 +471,8 @@ class OutboxSender:
                 log.warning("Slack rate-limited %s; waiting %ss", channel, retry_after)
                 return
             delay = backoff(attempts, base=policy.retry_base, cap=policy.retry_cap)
+            if _outcome_unknown(exc):
+                delay = max(delay, policy.unknown_outcome_wait)
             error = (
                 str(exc.response.get("error"))
                 if isinstance(exc, SlackApiError)
@@ -378,6 +486,59 @@ class OutboxSender:
             )
 
 
+# Every post carries its outbox key(s) in Slack message metadata, so that a
+# post whose answer we never saw can be found instead of sent again.
+OUTBOX_EVENT_TYPE = "stripe_ops_outbox"
+HISTORY_PAGE_SIZE = 200
+# How far back a lost answer is looked for: the channel's latest 1,000
+# messages (an earlier attempt is at most a lease or a retry wait ago).
+HISTORY_PAGES = 5
+# Errors that say the conversation cannot be read by this app (as opposed to
+# Slack being down, which is retried).
+_UNREADABLE = frozenset(
+    {
+        "missing_scope",
+        "not_in_channel",
+        "channel_not_found",
+        "thread_not_found",
+        "access_denied",
+        "not_allowed_token_type",
+        "team_access_not_granted",
+    }
+)
+
+
+def outbox_metadata(rows: list[OutboxMessage]) -> dict[str, object]:
+    """Slack message metadata naming every outbox row the post carries."""
+    return {
+        "event_type": OUTBOX_EVENT_TYPE,
+        "event_payload": {"keys": "\n".join(r.key for r in rows)},
+    }
+
+
+def _outbox_keys(message: dict[str, object]) -> set[str]:
+    metadata = message.get("metadata")
+    if not isinstance(metadata, dict):
+        return set()
+    if metadata.get("event_type") != OUTBOX_EVENT_TYPE:
+        return set()
+    payload = metadata.get("event_payload")
+    keys = payload.get("keys") if isinstance(payload, dict) else None
+    return set(keys.split("\n")) if isinstance(keys, str) else set()
+
+
+def _outcome_unknown(exc: Exception) -> bool:
+    """Whether Slack may have acted although the call failed."""
+    if isinstance(exc, SlackApiError):
+        return bool(exc.response.status_code >= 500)
+    # No connection, no request.
+    never_sent = (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError)
+    return not isinstance(exc, never_sent)
+
+
+_BAD_METADATA = frozenset(
+    {"invalid_metadata_format", "invalid_metadata_schema", "metadata_too_large"}
+)
 _BAD_BLOCKS = frozenset(
     {"invalid_blocks", "invalid_blocks_format", "msg_blocks_too_long"}
 )

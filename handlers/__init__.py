@@ -7,13 +7,16 @@ from collections.abc import Awaitable, Callable
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from slack_bolt.async_app import AsyncApp
 
+from bot import access
 from bot.deps import Deps
 from bot.event_router import EventRouter
 from handlers import actions, commands, events, jobs, stripe_events, views
 
 
 def register_slack(app: AsyncApp, deps: Deps) -> None:
-    """Every Slack listener: commands, block actions, view submissions, events."""
+    """Every Slack listener: commands, block actions, view submissions, events,
+    all behind the one support check."""
+    access.register(app, deps)
     commands.register(app, deps)
     actions.register(app, deps)
     views.register(app, deps)

@@ -99,9 +99,10 @@ class RefundRequest(SQLModel, table=True):
     refund_status: str | None = Field(default=None, max_length=32)
     failure_message: str | None = Field(default=None, sa_type=Text)
     message_key: str | None = Field(default=None, max_length=255)
+    # Stripe attempts claimed, the approval's first one included: counted
+    # before the call goes out, so more than one means an earlier attempt may
+    # have reached Stripe (and the next one looks for its refund first).
     stripe_attempts: int = 0
-    # When the first Stripe call was made: past Stripe's 24 h idempotency window
-    # a retry looks for the refund by metadata instead of trusting the key.
     first_attempt_at: float | None = None
     # Lease and backoff of the next Stripe attempt for an `approved` request.
     next_attempt_at: float | None = None

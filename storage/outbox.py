@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -192,6 +192,10 @@ async def next_channels(
     return [r[0] for r in rows.all()]
 
 
+def _all(rows: list[OutboxMessage]) -> list[OutboxMessage]:
+    return rows
+
+
 async def claim_for_channel(
     session: AsyncSession,
     *,
@@ -200,11 +204,15 @@ async def claim_for_channel(
     now: float,
     lease: float,
     limit: int,
+    choose: Callable[[list[OutboxMessage]], list[OutboxMessage]] = _all,
 ) -> list[OutboxMessage]:
-    """Claim the channel's due messages, oldest first, up to `limit`.
+    """Claim what `choose` picks of the channel's due messages (oldest first,
+    up to `limit`); the others are left as they were.
 
     Rows that another process holds are skipped (FOR UPDATE SKIP LOCKED on
     PostgreSQL; SQLite's single writer gives the same one-claimant rule).
+    The rows come back as they were before this claim, so that
+    `may_have_gone_out` can read an earlier claimant's mark.
     """
     rows = (
         (
@@ -215,13 +223,24 @@ async def claim_for_channel(
         .scalars()
         .all()
     )
-    if not rows:
+    chosen = choose(list(rows)) if rows else []
+    if not chosen:
         return []
     await session.execute(
         _CLAIM,
-        {"ids": [r.id for r in rows], "claimant": claimant, "until": now + lease},
+        {"ids": [r.id for r in chosen], "claimant": claimant, "until": now + lease},
     )
-    return list(rows)
+    return chosen
+
+
+def may_have_gone_out(row: OutboxMessage) -> bool:
+    """Whether an earlier attempt may have reached Slack (as `claim_for_channel`
+    returned it): one failed with an unknown outcome, or a claimant stopped
+    between claiming and recording (killed, shut down mid-request, or its
+    commit of "sent" failed). A row is claimed only to be sent, and every
+    outcome that proves nothing was sent (rate limit, parent not sent yet)
+    clears the claim without counting an attempt."""
+    return row.attempts > 0 or row.claimed_by is not None
 
 
 async def release(session: AsyncSession, *, ids: Sequence[int]) -> None:
@@ -280,9 +299,12 @@ async def stats(session: AsyncSession, *, now: float) -> tuple[int, float]:
 
 async def release_claims(session: AsyncSession, *, claimant: str | None = None) -> int:
     """Free the claims of one process (at its shutdown), or every claim (at
-    start-up on SQLite, where there is only ever one process)."""
+    start-up on SQLite, where there is only ever one process).
+
+    The lease ends now but the claimant stays named: a claimed row was being
+    sent, so whoever sends it next looks for it in Slack first."""
     stmt = update(OutboxMessage).where(col(OutboxMessage.claimed_by).is_not(None))
     if claimant is not None:
         stmt = stmt.where(col(OutboxMessage.claimed_by) == claimant)
-    result = await session.execute(stmt.values(claimed_by=None, claimed_until=None))
+    result = await session.execute(stmt.values(claimed_until=0.0))
     return rowcount(result)

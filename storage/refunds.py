@@ -3,6 +3,7 @@
 pending -> approved -> succeeded | failed; pending -> denied | expired.
 A change that can race (two clicks, two instances, a job and a click) is a
 single `UPDATE … WHERE status = …`: the caller that changes one row wins.
+A refund Stripe holds for a request is recorded from any state.
 """
 
 from __future__ import annotations
@@ -26,6 +27,10 @@ EXPIRED = "expired"
 
 # Requests whose money may still leave: they count against what is left.
 OPEN_STATUSES = (PENDING, APPROVED)
+
+# The first key of PostgreSQL advisory locks on a charge (`lock_charge`): keeps
+# them apart from any other use of advisory locks. "rfnd" in ASCII.
+_CHARGE_LOCKS = 0x72666E64
 
 
 def message_key(request_id: int) -> str:
@@ -127,15 +132,40 @@ async def _change(
     return rowcount(result) == 1
 
 
+async def lock_charge(session: AsyncSession, *, charge_id: str) -> None:
+    """Serialize new requests on one charge until the transaction ends, so the
+    second sees the first when it sums what is already waiting.
+
+    PostgreSQL: a transaction-scoped advisory lock on the charge (a hash
+    collision only makes two charges wait for each other). SQLite: every
+    transaction here is BEGIN IMMEDIATE, one writer at a time already.
+    """
+    if session.get_bind().dialect.name != "postgresql":
+        return
+    await session.execute(
+        select(func.pg_advisory_xact_lock(_CHARGE_LOCKS, func.hashtext(charge_id)))
+    )
+
+
 async def approve(
-    session: AsyncSession, *, request_id: int, user_id: str, now: float
+    session: AsyncSession, *, request_id: int, user_id: str, now: float, lease: float
 ) -> bool:
-    """pending -> approved, only before expiry; True for the one click that wins."""
+    """pending -> approved, only before expiry; True for the one click that wins.
+
+    The winner also takes the first Stripe attempt (see `claim_attempt`) in the
+    same statement: nobody else (the retry job, another instance) may call
+    Stripe for it until the lease runs out.
+    """
     return await _change(
         session,
         request_id,
         [col(RefundRequest.status) == PENDING, col(RefundRequest.expires_at) > now],
-        {"status": APPROVED, "decided_by": user_id, "decided_at": now},
+        {
+            "status": APPROVED,
+            "decided_by": user_id,
+            "decided_at": now,
+            **_attempt_values(now, lease),
+        },
     )
 
 
@@ -200,49 +230,76 @@ async def claim_attempt(
                 col(RefundRequest.next_attempt_at) <= now,
             )
         )
-    return await _change(
-        session,
-        request_id,
-        where,
-        {
-            "stripe_attempts": col(RefundRequest.stripe_attempts) + 1,
-            "first_attempt_at": func.coalesce(col(RefundRequest.first_attempt_at), now),
-            "next_attempt_at": now + lease,
-        },
-    )
+    return await _change(session, request_id, where, _attempt_values(now, lease))
+
+
+def _attempt_values(now: float, lease: float) -> dict[str, Any]:
+    return {
+        "stripe_attempts": col(RefundRequest.stripe_attempts) + 1,
+        "first_attempt_at": func.coalesce(col(RefundRequest.first_attempt_at), now),
+        "next_attempt_at": now + lease,
+    }
+
+
+def _still_claimed(attempt: int) -> list[Any]:
+    """Only the newest claimed attempt may settle an approved request on its
+    own reasoning: a later claim (our lease ran out) decides instead."""
+    return [
+        col(RefundRequest.status) == APPROVED,
+        col(RefundRequest.stripe_attempts) == attempt,
+    ]
 
 
 async def retry_later(
-    session: AsyncSession, *, request_id: int, error: str, retry_at: float
+    session: AsyncSession, *, request_id: int, attempt: int, error: str, retry_at: float
 ) -> bool:
     """The Stripe call's fate is unknown (network, 5xx): stay approved, retry."""
     return await _change(
         session,
         request_id,
-        [col(RefundRequest.status) == APPROVED],
+        _still_claimed(attempt),
         {"last_error": error[:2000], "next_attempt_at": retry_at},
     )
 
 
-async def finish(
+async def fail_unrefunded(
+    session: AsyncSession, *, request_id: int, attempt: int, message: str
+) -> bool:
+    """approved -> failed when attempt `attempt` knows nothing was refunded
+    (Stripe refused, or the re-check before any POST said no); True if made."""
+    return await _change(
+        session,
+        request_id,
+        [*_still_claimed(attempt), col(RefundRequest.refund_id).is_(None)],
+        {
+            "status": FAILED,
+            "failure_message": message,
+            "next_attempt_at": None,
+            "last_error": None,
+        },
+    )
+
+
+async def record_refund(
     session: AsyncSession,
     *,
     request_id: int,
     status: str,
-    now: float,
-    refund_id: str | None = None,
-    refund_status: str | None = None,
-    refund_status_at: int | None = None,
-    refund_reference: str | None = None,
-    refund_reference_status: str | None = None,
-    failure_message: str | None = None,
+    refund_id: str,
+    refund_status: str,
+    refund_status_at: int,
+    refund_reference: str | None,
+    refund_reference_status: str | None,
+    failure_message: str | None,
 ) -> bool:
-    """approved -> succeeded | failed; True for the one caller that records it."""
+    """Stripe holds this refund for the request: record it, whatever the
+    request's state (one we recorded as failed included), unless a refund is
+    recorded already. True for the one caller that records it."""
     assert status in (SUCCEEDED, FAILED)
     return await _change(
         session,
         request_id,
-        [col(RefundRequest.status) == APPROVED],
+        [col(RefundRequest.refund_id).is_(None)],
         {
             "status": status,
             "refund_id": refund_id,

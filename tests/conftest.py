@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import dataclasses
 import os
 import shutil
 import uuid
@@ -20,6 +21,7 @@ from sqlalchemy.engine import make_url
 from bot.config import Settings
 from bot.deps import Deps
 from bot.server import Options, create_app
+from bot.slack import make_slack_client
 from bot.workers import WorkerPolicy
 from storage.engine import make_engine
 from storage.migrate import upgrade
@@ -33,6 +35,7 @@ from tests.support import (
     WEBHOOK_SECRET,
     WEBHOOK_SECRET_NEXT,
 )
+from tests.tx_guard import TransactionGuard, report
 
 POSTGRES_URL = os.environ.get(
     "TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
@@ -46,6 +49,7 @@ FAST = WorkerPolicy(
     retry_base=0.05,
     retry_cap=0.5,
     coalesce_seconds=0.01,
+    unknown_outcome_wait=0.05,
 )
 
 
@@ -62,6 +66,31 @@ class ManualClock:
 
     def advance(self, seconds: float) -> None:
         self.t += seconds
+
+
+# -- the no-network-in-a-transaction guard ----------------------------------------
+
+_GUARD = TransactionGuard()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _transaction_guard_installed() -> Iterator[TransactionGuard]:
+    with _GUARD.installed() as guard:
+        yield guard
+
+
+@pytest.fixture(autouse=True)
+def tx_guard(
+    _transaction_guard_installed: TransactionGuard,
+) -> Iterator[TransactionGuard]:
+    """Fails the test at teardown if a Slack, Stripe or file-download call ran
+    while its task held an open database transaction (DESIGN invariant 10)."""
+    guard = _transaction_guard_installed
+    guard.take()
+    yield guard
+    found = guard.take()
+    if found:
+        pytest.fail(report(found), pytrace=False)
 
 
 # -- databases -----------------------------------------------------------------
@@ -277,11 +306,25 @@ async def start_app() -> AsyncIterator[AppFactory]:
     started: list[TestClient[Any, Any]] = []
 
     async def _start(
-        settings: Settings, options: Options | None = None, clock: Any = None
+        settings: Settings,
+        options: Options | None = None,
+        clock: Any = None,
+        *,
+        slack_timeout: int | None = None,
     ) -> TestClient[Any, Any]:
-        app: web.Application = create_app(
-            Deps.create(settings, clock=clock), options or TEST_OPTIONS
-        )
+        deps = Deps.create(settings, clock=clock)
+        if slack_timeout is not None:
+            # Shorter than the fake's late answers: "Slack posted, we timed out".
+            deps = dataclasses.replace(
+                deps,
+                slack=make_slack_client(
+                    token=settings.SLACK_BOT_TOKEN.get_secret_value(),
+                    base_url=settings.SLACK_API_URL,
+                    metrics=deps.metrics,
+                    timeout=slack_timeout,
+                ),
+            )
+        app: web.Application = create_app(deps, options or TEST_OPTIONS)
         test_client = TestClient(TestServer(app))
         await test_client.start_server()
         started.append(test_client)

@@ -1,8 +1,10 @@
 """Our refund path against npm's stripe-stateful-mock, a second opinion on Stripe.
 
 The mock keeps charges, refunds and idempotency keys the way Stripe does; the
-code under test is `bot.refunds.execute_refund`, the one function that makes
-the Stripe refund of an approved request.
+code under test is `bot.refunds.approve` (a manager's click) and
+`bot.refunds.execute_refund` (the retry job and start-up), the two ways the
+Stripe refund of an approved request is made, and how they find a refund
+Stripe already holds for a request (the charge's refunds, by metadata).
 """
 
 from __future__ import annotations
@@ -19,7 +21,13 @@ import pytest
 from sqlalchemy import update
 
 from bot.deps import Deps
-from bot.refunds import RefundArgs, execute_refund, request_refund
+from bot.refunds import (
+    ATTEMPT_LEASE_SECONDS,
+    RefundArgs,
+    approve,
+    execute_refund,
+    request_refund,
+)
 from storage import refunds as store
 from storage.models import RefundRequest
 from tests.conftest import make_settings
@@ -112,8 +120,8 @@ async def mock_get(url: str, path: str) -> dict[str, Any]:
         return body
 
 
-async def approved_request(deps: Deps, charge_id: str, amount: str) -> int:
-    """A request made through our own code, approved by a manager."""
+async def requested(deps: Deps, charge_id: str, amount: str) -> int:
+    """A request made through our own code, waiting for a manager."""
     await request_refund(
         deps,
         user_id="U_AGENT",
@@ -122,9 +130,19 @@ async def approved_request(deps: Deps, charge_id: str, amount: str) -> int:
     )
     request_id = (await requests(deps))[-1].id
     assert request_id is not None
+    return request_id
+
+
+async def approved_then_crashed(deps: Deps, charge_id: str, amount: str) -> int:
+    """A request a manager approved; the process died before its Stripe call."""
+    request_id = await requested(deps, charge_id, amount)
     async with deps.sessions() as session, session.begin():
         assert await store.approve(
-            session, request_id=request_id, user_id="U_MANAGER", now=deps.clock.now()
+            session,
+            request_id=request_id,
+            user_id="U_MANAGER",
+            now=deps.clock.now(),
+            lease=ATTEMPT_LEASE_SECONDS,
         )
     return request_id
 
@@ -142,7 +160,14 @@ async def reset_to_approved(deps: Deps, request_id: int, **values: Any) -> None:
         await session.execute(
             update(RefundRequest)
             .where(RefundRequest.id == request_id)  # type: ignore[arg-type]
-            .values(status="approved", refund_id=None, next_attempt_at=None, **values)
+            .values(
+                **{
+                    "status": "approved",
+                    "refund_id": None,
+                    "next_attempt_at": None,
+                    **values,
+                }
+            )
         )
 
 
@@ -155,19 +180,20 @@ async def charge(mock_url: str, amount: int) -> str:
     return str(created["id"])
 
 
-async def test_a_partial_refund_then_a_replay_with_the_same_key(
+async def test_a_partial_refund_then_a_lost_commit_found_by_metadata(
     mock_deps: Deps, mock_url: str
 ) -> None:
     charge_id = await charge(mock_url, 1000)
-    request_id = await approved_request(mock_deps, charge_id, "4.00")
+    request_id = await requested(mock_deps, charge_id, "4.00")
 
-    assert await execute_refund(mock_deps, request_id) == "succeeded"
+    assert await approve(mock_deps, request_id=request_id, user_id="U_MANAGER") is None
     first = await row(mock_deps, request_id)
+    assert (first.status, first.stripe_attempts) == ("succeeded", 1)
     assert first.refund_id is not None
     refunded = await mock_get(mock_url, f"/v1/charges/{charge_id}")
     assert refunded["amount_refunded"] == 400
 
-    # Our commit is lost; finishing again replays Stripe's first answer.
+    # Our commit is lost; the next attempt finds the refund among the charge's.
     await reset_to_approved(mock_deps, request_id)
     assert await execute_refund(mock_deps, request_id) == "succeeded"
     again = await row(mock_deps, request_id)
@@ -183,26 +209,38 @@ async def test_an_over_refund_fails_the_request_with_stripes_words(
     mock_deps: Deps, mock_url: str
 ) -> None:
     charge_id = await charge(mock_url, 1000)
-    request_id = await approved_request(mock_deps, charge_id, "10.00")
+    request_id = await approved_then_crashed(mock_deps, charge_id, "10.00")
     # Refunded elsewhere after the request was approved.
     await mock_post(mock_url, "/v1/refunds", {"charge": charge_id, "amount": 700})
 
-    assert await execute_refund(mock_deps, request_id) == "failed"
+    # Start-up after the crash: no refund of ours at Stripe, and Stripe says no.
+    assert await execute_refund(mock_deps, request_id, ignore_lease=True) == "failed"
     failed = await row(mock_deps, request_id)
     assert failed.refund_id is None
     assert "greater than unrefunded amount on charge" in (failed.failure_message or "")
 
 
-async def test_the_same_key_with_other_parameters_is_refused(
+async def test_the_same_key_with_other_parameters_finds_the_first_refund(
     mock_deps: Deps, mock_url: str
 ) -> None:
     charge_id = await charge(mock_url, 1000)
-    request_id = await approved_request(mock_deps, charge_id, "2.00")
-    assert await execute_refund(mock_deps, request_id) == "succeeded"
+    request_id = await requested(mock_deps, charge_id, "2.00")
+    assert await approve(mock_deps, request_id=request_id, user_id="U_MANAGER") is None
+    first = await row(mock_deps, request_id)
+    assert first.status == "succeeded"
 
-    await reset_to_approved(mock_deps, request_id, amount=300)
-    assert await execute_refund(mock_deps, request_id) == "failed"
-    refused = await row(mock_deps, request_id)
-    assert "same parameters" in (refused.failure_message or "")
+    # A database restored from before the approval; another manager approves:
+    # the same key with other metadata, which Stripe refuses as a key reused.
+    await reset_to_approved(
+        mock_deps,
+        request_id,
+        status="pending",
+        decided_by=None,
+        stripe_attempts=0,
+        first_attempt_at=None,
+    )
+    assert await approve(mock_deps, request_id=request_id, user_id="U_MANAGER2") is None
+    again = await row(mock_deps, request_id)
+    assert (again.status, again.refund_id) == ("succeeded", first.refund_id)
     refunds = await mock_get(mock_url, f"/v1/refunds?charge={charge_id}")
     assert len(refunds["data"]) == 1

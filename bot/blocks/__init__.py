@@ -123,6 +123,15 @@ def countdown(seconds: int) -> str:
     return f"overdue by {words}" if seconds < 0 else f"in {words}"
 
 
+def time_left(due_by: int, now: float) -> str:
+    """The countdown, rounded up to the minute: a reminder sent a second after
+    the 7-day mark says "in 7 days", not "in 6 days 23 hours"."""
+    left = due_by - now
+    if left > 0:
+        left = -(-left // 60) * 60
+    return countdown(int(left))
+
+
 def mrkdwn(text: str) -> MarkdownTextObject:
     """A mrkdwn text object that Slack does not auto-link.
 

@@ -8,12 +8,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from bot import stripe_shapes as shapes
 from bot.blocks import (
     MESSAGE_BLOCKS_MAX,
     SECTION_TEXT_MAX,
     clip,
     context,
-    countdown,
     dashboard_url,
     date_token,
     escape,
@@ -21,6 +21,7 @@ from bot.blocks import (
     link,
     one_line,
     section,
+    time_left,
     truncate,
 )
 from bot.money import format_amount
@@ -60,8 +61,12 @@ _FREE_TEXT_MAX = 600
 _METADATA_MAX_KEYS = 5
 _METADATA_VALUE_MAX = 100
 _CHANGES_MAX = 6
+_CHANGES_DEPTH = 3
 
-_CLOSED_DISPUTE_STATUSES = frozenset({"won", "lost", "warning_closed", "prevented"})
+# `charge_refunded`: closed because the charge was refunded (older versions).
+_CLOSED_DISPUTE_STATUSES = frozenset(
+    {"won", "lost", "warning_closed", "prevented", "charge_refunded"}
+)
 
 _REFUND_FAILURES = {
     "lost_or_stolen_card": "the card was reported lost or stolen",
@@ -164,26 +169,18 @@ def _code(object_id: str) -> str:
 
 
 def _add_people(draft: _Draft, obj: dict[str, Any], livemode: bool) -> None:
-    """Customer ID and the payer's name/email, from a charge or PaymentIntent."""
-    customer = obj.get("customer")
-    draft.fact("Customer", _id_link(_id(customer), livemode))
-    customer_obj = _dict(customer)
-    billing = _dict(obj.get("billing_details"))
-    name = _str(billing.get("name")) or _str(customer_obj.get("name"))
-    email = (
-        _str(billing.get("email"))
-        or _str(obj.get("receipt_email"))
-        or _str(customer_obj.get("email"))
-    )
-    draft.fact("Name", clip(name, 200) if name else None)
-    draft.fact("Email", clip(email, 200) if email else None)
+    """Customer ID and the payer's name/email, from a charge (of any API
+    version) or PaymentIntent."""
+    draft.fact("Customer", _id_link(_id(obj.get("customer")), livemode))
+    payer = shapes.charge_payer(obj)
+    draft.fact("Name", clip(payer.name, 200) if payer.name else None)
+    draft.fact("Email", clip(payer.email, 200) if payer.email else None)
 
 
-def _add_card(draft: _Draft, charge: dict[str, Any]) -> None:
-    card = _dict(_dict(charge.get("payment_method_details")).get("card"))
-    brand, last4 = _str(card.get("brand")), _str(card.get("last4"))
-    if brand and last4:
-        draft.fact("Card", f"{escape(brand.title())} •••• {escape(last4)}")
+def _add_card(draft: _Draft, card: shapes.Card | None) -> None:
+    if card is not None:
+        brand = card.brand.title()
+        draft.fact("Card", f"{escape(brand)} •••• {escape(card.last4)}")
 
 
 def _add_common_details(draft: _Draft, obj: dict[str, Any]) -> None:
@@ -213,18 +210,30 @@ def _show(value: object) -> str:
     return clip(one_line(str(value)), 100)
 
 
+def _changes(
+    obj: dict[str, Any], previous: dict[str, Any], prefix: str = "", depth: int = 0
+) -> list[str]:
+    """ "name: before → after" for each value that differs, nested hashes as
+    dotted names. Stripe puts a changed hash in `previous_attributes` whole (the
+    dispute's `evidence` lists every field), so equal values are left out."""
+    changes: list[str] = []
+    for key, before in previous.items():
+        name = f"{prefix}{key}"
+        after = obj.get(key)
+        if before == after:
+            continue
+        if isinstance(before, dict) and depth < _CHANGES_DEPTH:
+            changes += _changes(_dict(after), before, f"{name}.", depth + 1)
+        elif _scalar(before) and _scalar(after):
+            changes.append(f"{clip(name, 80)}: {_show(before)} → {_show(after)}")
+        else:
+            changes.append(f"{clip(name, 80)} changed")
+    return changes
+
+
 def _add_changes(draft: _Draft, obj: dict[str, Any], previous: dict[str, Any]) -> None:
     """What an `*.updated` event changed, from `previous_attributes`."""
-    changes: list[str] = []
-    for key, old in previous.items():
-        new = obj.get(key)
-        if isinstance(old, dict) and isinstance(new, dict):
-            pairs = [(f"{key}.{sub}", old[sub], new.get(sub)) for sub in old]
-        else:
-            pairs = [(str(key), old, new)]
-        for name, before, after in pairs:
-            if _scalar(before) and _scalar(after):
-                changes.append(f"{clip(name, 80)}: {_show(before)} → {_show(after)}")
+    changes = _changes(obj, previous)
     if len(changes) > _CHANGES_MAX:
         changes = [*changes[:_CHANGES_MAX], f"and {len(changes) - _CHANGES_MAX} more"]
     draft.detail("Changed", "; ".join(changes) if changes else None)
@@ -241,11 +250,12 @@ def _failure(message: object, code: object) -> str | None:
 
 # --- one builder per object type -----------------------------------------------
 
-_Builder = Callable[[str, dict[str, Any], dict[str, Any], bool], _Draft]
+# (event type, object, event, livemode, now) -> what the alert says
+_Builder = Callable[[str, dict[str, Any], dict[str, Any], bool, float], _Draft]
 
 
 def _charge(
-    event_type: str, obj: dict[str, Any], ev: dict[str, Any], live: bool
+    event_type: str, obj: dict[str, Any], ev: dict[str, Any], live: bool, now: float
 ) -> _Draft:
     charge_id = _str(obj.get("id")) or "unknown charge"
     if event_type == "charge.refunded":
@@ -258,11 +268,7 @@ def _charge(
             amount=_money(obj, "amount_refunded"),
         )
         draft.fact("Payment amount", _money(obj))
-        refund_ids = [
-            refund_id
-            for refund in _dict(obj.get("refunds")).get("data") or []
-            if (refund_id := _id(refund))
-        ]
+        refund_ids = shapes.charge_refund_ids(obj)
         draft.fact(
             "Refunds",
             " ".join(filter(None, (_id_link(r, live) for r in refund_ids[:5]))),
@@ -284,13 +290,13 @@ def _charge(
     draft.payment_intent_id = _id(obj.get("payment_intent"))
     draft.fact("Status", _words(obj.get("status")))
     _add_people(draft, obj, live)
-    _add_card(draft, obj)
+    _add_card(draft, shapes.charge_card(obj))
     _add_common_details(draft, obj)
     return draft
 
 
 def _payment_intent(
-    event_type: str, obj: dict[str, Any], ev: dict[str, Any], live: bool
+    event_type: str, obj: dict[str, Any], ev: dict[str, Any], live: bool, now: float
 ) -> _Draft:
     pi_id = _str(obj.get("id")) or "unknown PaymentIntent"
     error = _dict(obj.get("last_payment_error"))
@@ -315,22 +321,33 @@ def _payment_intent(
             pi_id,
             _money(obj),
         )
-    latest_charge = obj.get("latest_charge")
+    # `latest_charge` since 2022-08-01, `charges.data[0]` before.
+    latest_charge = shapes.intent_charge(obj)
+    charge = _dict(latest_charge)
     draft.charge_id = _id(latest_charge) or _id(error.get("charge"))
     draft.fact("Status", _words(obj.get("status")))
-    # Name and email live on the charge; use them when the charge came expanded.
-    people = dict(obj)
-    people["billing_details"] = _dict(latest_charge).get("billing_details") or _dict(
-        error.get("payment_method")
-    ).get("billing_details")
+    # Name, email and card live on the charge; use them when it came expanded,
+    # else the failed attempt's PaymentMethod.
+    method = _dict(error.get("payment_method"))
+    payer = charge or {"billing_details": method.get("billing_details")}
+    people = {
+        **payer,
+        "customer": obj.get("customer"),
+        "receipt_email": obj.get("receipt_email") or payer.get("receipt_email"),
+    }
     _add_people(draft, people, live)
-    _add_card(draft, _dict(latest_charge))
+    _add_card(
+        draft,
+        shapes.charge_card(charge)
+        or shapes.payment_method_card(method)
+        or shapes.payment_method_card(error.get("source")),
+    )
     _add_common_details(draft, obj)
     return draft
 
 
 def _refund(
-    event_type: str, obj: dict[str, Any], ev: dict[str, Any], live: bool
+    event_type: str, obj: dict[str, Any], ev: dict[str, Any], live: bool, now: float
 ) -> _Draft:
     refund_id = _str(obj.get("id")) or "unknown refund"
     status = _str(obj.get("status"))
@@ -374,7 +391,7 @@ def _refund(
 
 
 def _payout(
-    event_type: str, obj: dict[str, Any], ev: dict[str, Any], live: bool
+    event_type: str, obj: dict[str, Any], ev: dict[str, Any], live: bool, now: float
 ) -> _Draft:
     payout_id = _str(obj.get("id")) or "unknown payout"
     if event_type == "payout.failed":
@@ -391,8 +408,13 @@ def _payout(
     arrival = _int(obj.get("arrival_date"))
     if arrival:
         draft.fact("Arrival", date_token(arrival, "{date_short_pretty}"))
-    destination = _id(obj.get("destination"))
-    draft.fact("Destination", f"`{escape(destination)}`" if destination else None)
+    # An ID, the expanded account, or (payouts shaped as transfers, before
+    # 2017-04-06) the account in `bank_account`.
+    destination = shapes.payout_destination(obj)
+    shown = [f"`{escape(destination.id)}`"] if destination.id else []
+    if destination.label:
+        shown.append(clip(destination.label, 100))
+    draft.fact("Destination", " ".join(shown) if shown else None)
     draft.fact("Method", _words(obj.get("method")))
     descriptor = _str(obj.get("statement_descriptor"))
     draft.fact("Statement descriptor", clip(descriptor, 200) if descriptor else None)
@@ -401,7 +423,7 @@ def _payout(
 
 
 def _early_fraud_warning(
-    event_type: str, obj: dict[str, Any], ev: dict[str, Any], live: bool
+    event_type: str, obj: dict[str, Any], ev: dict[str, Any], live: bool, now: float
 ) -> _Draft:
     charge = obj.get("charge")
     draft = _Draft(
@@ -429,7 +451,7 @@ def _early_fraud_warning(
 
 
 def _dispute(
-    event_type: str, obj: dict[str, Any], ev: dict[str, Any], live: bool
+    event_type: str, obj: dict[str, Any], ev: dict[str, Any], live: bool, now: float
 ) -> _Draft:
     dispute_id = _str(obj.get("id")) or "unknown dispute"
     status = _str(obj.get("status")) or ""
@@ -471,40 +493,36 @@ def _dispute(
     )
     draft.fact("Status", _words(status))
     draft.fact("Reason", _words(obj.get("reason")))
-    reason_code = _str(
-        _dict(_dict(obj.get("payment_method_details")).get("card")).get(
-            "network_reason_code"
-        )
-    )
+    reason_code = shapes.dispute_network_reason_code(obj)
     draft.fact(
         "Network reason code", f"`{escape(reason_code)}`" if reason_code else None
     )
     if status not in _CLOSED_DISPUTE_STATUSES:
-        _add_deadline(draft, obj, ev)
+        _add_deadline(draft, obj, now)
     if isinstance(charge, dict):
         _add_people(draft, charge, live)
     _add_common_details(draft, obj)
     return draft
 
 
-def _add_deadline(draft: _Draft, obj: dict[str, Any], ev: dict[str, Any]) -> None:
-    evidence = _dict(obj.get("evidence_details"))
-    due_by = _int(evidence.get("due_by"))
+def _add_deadline(draft: _Draft, obj: dict[str, Any], now: float) -> None:
+    # `evidence_details.due_by`, or `evidence_due_by` before 2014-12-08.
+    due_by = shapes.dispute_due_by(obj)
     if not due_by:
         draft.fact("Respond by", "no response possible: the bank allows no response")
         draft.summary_extra.append("the bank allows no response")
         return
-    now = _int(ev.get("created")) or _int(obj.get("created")) or due_by
+    # Time left from now, as the card and reminders count it: the event may be
+    # processed long after Stripe made it (a backlog, a retry).
     when = date_token(due_by)
-    draft.fact("Respond by", f"{when} ({countdown(due_by - now)})")
+    draft.fact("Respond by", f"{when} ({time_left(due_by, now)})")
     draft.summary_extra.append(f"respond by {when}")
-    submitted = _int(evidence.get("submission_count")) or 0
-    has_evidence = evidence.get("has_evidence") is True
+    state = shapes.dispute_evidence_state(obj)
     draft.fact(
         "Evidence",
         "submitted"
-        if submitted
-        else ("saved, not submitted" if has_evidence else "none"),
+        if state.submission_count
+        else ("saved, not submitted" if state.has_evidence else "none"),
     )
 
 
@@ -616,14 +634,15 @@ def _summary(
     return truncate(one_line(" · ".join(parts)), SECTION_TEXT_MAX)
 
 
-def build_alert(event: dict[str, Any]) -> Alert | None:
-    """The alert for one Stripe event, or None for types we do not alert on."""
+def build_alert(event: dict[str, Any], *, now: float) -> Alert | None:
+    """The alert for one Stripe event, or None for types we do not alert on;
+    `now` is when it is processed (deadlines count down from it)."""
     event_type = event.get("type")
     if not isinstance(event_type, str) or event_type not in ALERTED_EVENT_TYPES:
         return None
     obj = _dict(_dict(event.get("data")).get("object"))
     live = _livemode(event, obj)
-    draft = _builder_for(event_type)(event_type, obj, event, live)
+    draft = _builder_for(event_type)(event_type, obj, event, live, now)
     return _render(draft, event, obj)
 
 

@@ -23,7 +23,6 @@ from bot.blocks import (
     SECTION_TEXT_MAX,
     clip,
     context,
-    countdown,
     dashboard_url,
     date_token,
     escape,
@@ -31,6 +30,7 @@ from bot.blocks import (
     link,
     one_line,
     section,
+    time_left,
     truncate,
 )
 from bot.blocks.alerts import Alert
@@ -110,15 +110,6 @@ def amount(d: Dispute) -> str:
 
 def _id_link(object_id: str, livemode: bool) -> str:
     return link(dashboard_url(object_id, livemode=livemode), object_id)
-
-
-def time_left(due_by: int, now: float) -> str:
-    """The countdown, rounded up to the minute: a reminder sent a second after
-    the 7-day mark says "in 7 days", not "in 6 days 23 hours"."""
-    left = due_by - now
-    if left > 0:
-        left = -(-left // 60) * 60
-    return countdown(int(left))
 
 
 def deadline(d: Dispute, *, now: float) -> str:

@@ -16,6 +16,7 @@ from bot.blocks import (
     mrkdwn,
     one_line,
     section,
+    truncate,
 )
 from bot.blocks.disputes import STILL_READING, STILL_READING_MORE, amount, deadline
 from bot.blocks.refunds import DENY_ACTION  # Deny… opens the channel's modal
@@ -44,8 +45,10 @@ def _request_blocks(req: RefundRequest) -> list[dict[str, Any]]:
         lines.append(f"Customer: {clip(one_line(req.customer_label), 200)}")
     why = req.reason.replace("_", " ") if req.reason else None
     if why or req.note:
+        # Cut after escaping with truncate, which never splits an entity.
         lines.append(
-            "Reason: " + " · ".join(escape(x) for x in (why, req.note) if x)[:500]
+            "Reason: "
+            + truncate(" · ".join(escape(x) for x in (why, req.note) if x), 500)
         )
     lines.append(f"Expires {date_token(int(req.expires_at))}")
     actions = ActionsBlock(
@@ -82,7 +85,7 @@ def _dispute_block(d: Dispute, checklist: Checklist, now: float) -> dict[str, An
         f"*{amount(d)}* · `{escape(d.id)}` · {escape(d.reason.replace('_', ' '))}",
         f"Respond by: {deadline(d, now=now)}",
         f"Evidence: {filled}/{done} recommended fields"
-        + (f" · missing {clip(', '.join(missing), 600)}" if missing else ""),
+        + (f" · missing {truncate(', '.join(missing), 600)}" if missing else ""),
     ]
     if d.taken_by:
         lines.append(f"Taken by <@{escape(d.taken_by)}>")
@@ -131,10 +134,10 @@ def home_view(
     for alert in alerts[:MAX_ALERTS]:
         when = date_token(int(alert.created_at))
         state = "" if alert.status == "sent" else " · _waiting for Slack_"
-        # Alert text was escaped when the alert was built.
+        # Alert text is mrkdwn, escaped when the alert was built: only cut it.
         blocks.append(
             context(
-                f"{clip(one_line(alert.text), 280)} · <#{alert.channel}> · "
+                f"{truncate(one_line(alert.text), 280)} · <#{alert.channel}> · "
                 f"{when}{state}"
             )
         )
@@ -142,3 +145,8 @@ def home_view(
         context(f"Updated {date_token(int(now))}. Reopen the tab to refresh.")
     )
     return {"type": "home", "blocks": blocks}
+
+
+def outsider_home_view(note: str) -> dict[str, Any]:
+    """The Home tab for someone outside support: the note, nothing more."""
+    return {"type": "home", "blocks": [header("stripe-ops"), section(note)]}

@@ -7,11 +7,12 @@ from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_slack_response import AsyncSlackResponse
 
 from bot import disputes
-from bot.access import is_support
 from bot.blocks import disputes as blocks
 from bot.deps import Deps
+from bot.tell import tell_user
 from handlers import inputs
 from handlers.dispute_answers import ACCEPT, SUBMIT, Answer
 
@@ -28,21 +29,32 @@ def _dispute_id(body: dict[str, Any]) -> str | None:
     return inputs.dispute_id(inputs.action_value(body))
 
 
-async def _not_a_dispute(respond: AsyncRespond) -> None:
-    await respond(text=NOT_A_DISPUTE, response_type="ephemeral", replace_original=False)
-
-
 def _user(body: dict[str, Any]) -> str:
     return str(body["user"]["id"])
 
 
-async def _show(deps: Deps, body: dict[str, Any], title: str, text: str) -> None:
+NO_MODAL = (
+    "Slack did not open the form (the click took too long to reach stripe-ops). "
+    "Nothing was changed; click the button again."
+)
+
+
+async def _open(
+    deps: Deps, body: dict[str, Any], view: dict[str, Any], *, instead: str = NO_MODAL
+) -> AsyncSlackResponse | None:
+    """Open a modal; when Slack will not (an expired trigger), tell the clicker
+    `instead`, where they clicked."""
     try:
-        await deps.slack.views_open(
-            trigger_id=body["trigger_id"], view=blocks.info_modal(title, text)
-        )
+        return await deps.slack.views_open(trigger_id=body["trigger_id"], view=view)
     except SlackApiError as exc:
         log.warning("could not open a modal: %s", exc.response.get("error"))
+    await tell_user(deps, body, instead)
+    return None
+
+
+async def _show(deps: Deps, body: dict[str, Any], title: str, text: str) -> None:
+    """Say something in a small modal, or where they clicked if none opens."""
+    await _open(deps, body, blocks.info_modal(title, text), instead=text)
 
 
 async def _ask(
@@ -60,34 +72,30 @@ async def _ask(
     if blocked is not None:
         await _show(deps, body, answer.title, blocked)
         return
-    await deps.slack.views_open(
-        trigger_id=body["trigger_id"], view=answer.confirmation(deps, row)
-    )
+    await _open(deps, body, answer.confirmation(deps, row))
 
 
 def register(app: AsyncApp, deps: Deps) -> None:
     """Register this module's listeners."""
 
-    async def edit_evidence(
-        ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond
-    ) -> None:
+    async def edit_evidence(ack: AsyncAck, body: dict[str, Any]) -> None:
         """Open the evidence form: a loading modal at once, then the form."""
         await ack()
         dispute_id = _dispute_id(body)
         if dispute_id is None:
-            await _not_a_dispute(respond)
+            await tell_user(deps, body, NOT_A_DISPUTE)
             return
         title = "Dispute evidence"
-        if not await is_support(deps, _user(body)):
-            await _show(deps, body, title, blocks.ONLY_SUPPORT)
-            return
         # The trigger is good for 3 s: open now, fill in after Stripe answers.
-        opened = await deps.slack.views_open(
-            trigger_id=body["trigger_id"],
-            view=blocks.loading_modal(
+        opened = await _open(
+            deps,
+            body,
+            blocks.loading_modal(
                 title, "Reading the dispute and its payment from Stripe…"
             ),
         )
+        if opened is None:
+            return
         try:
             draft = await disputes.open_evidence(deps, dispute_id)
             view = blocks.evidence_modal(
@@ -102,25 +110,21 @@ def register(app: AsyncApp, deps: Deps) -> None:
             view = blocks.info_modal(title, str(exc))
         await deps.slack.views_update(view_id=opened["view"]["id"], view=view)
 
-    async def submit_evidence(
-        ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond
-    ) -> None:
+    async def submit_evidence(ack: AsyncAck, body: dict[str, Any]) -> None:
         """Ask for confirmation, showing what is still missing."""
         await ack()
         dispute_id = _dispute_id(body)
         if dispute_id is None:
-            await _not_a_dispute(respond)
+            await tell_user(deps, body, NOT_A_DISPUTE)
             return
         await _ask(deps, SUBMIT, body, dispute_id)
 
-    async def accept_dispute(
-        ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond
-    ) -> None:
+    async def accept_dispute(ack: AsyncAck, body: dict[str, Any]) -> None:
         """Managers only: ask for confirmation before conceding the money."""
         await ack()
         dispute_id = _dispute_id(body)
         if dispute_id is None:
-            await _not_a_dispute(respond)
+            await tell_user(deps, body, NOT_A_DISPUTE)
             return
         await _ask(deps, ACCEPT, body, dispute_id)
 
@@ -131,32 +135,18 @@ def register(app: AsyncApp, deps: Deps) -> None:
         await ack()
         dispute_id = _dispute_id(body)
         if dispute_id is None:
-            await _not_a_dispute(respond)
+            await tell_user(deps, body, NOT_A_DISPUTE)
             return
         user = _user(body)
-        if not await is_support(deps, user):
-            await respond(
-                text=blocks.ONLY_SUPPORT,
-                response_type="ephemeral",
-                replace_original=False,
-            )
-            return
         taken = await disputes.take(deps, dispute_id=dispute_id, user_id=user)
         if taken.row is None:
-            await respond(
-                text=blocks.unknown_dispute(dispute_id),
-                response_type="ephemeral",
-                replace_original=False,
-            )
+            await tell_user(deps, body, blocks.unknown_dispute(dispute_id))
             return
         if not taken.taken:
-            await respond(
-                text=blocks.answer_blocked(taken.row) or "This dispute is closed.",
-                response_type="ephemeral",
-                replace_original=False,
-            )
+            text = blocks.answer_blocked(taken.row) or "This dispute is closed."
+            await tell_user(deps, body, text)
             return
-        if body.get("container", {}).get("is_ephemeral"):
+        if body.get("container", {}).get("is_ephemeral") and body.get("response_url"):
             # `/stripe dispute` answers only the asker: refresh that copy too.
             row = taken.row
             text, card = blocks.lookup_reply(

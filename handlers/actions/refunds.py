@@ -10,7 +10,8 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
+from slack_bolt.async_app import AsyncAck, AsyncApp
+from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import refunds
@@ -22,11 +23,16 @@ from bot.blocks.refunds import (
     refund_modal,
 )
 from bot.deps import Deps
+from bot.tell import tell_user
 from handlers import inputs
 from storage import refunds as store
 
 log = logging.getLogger(__name__)
 
+_NO_MODAL = (
+    "Slack did not open the form (the click took too long to reach stripe-ops). "
+    "Nothing was changed; click the button again."
+)
 _OOPS = (
     "Sorry, that failed on our side; nothing was changed. Try again, and tell an "
     "admin if it keeps failing."
@@ -47,10 +53,6 @@ def _request_id(body: dict[str, Any]) -> int | None:
     return inputs.row_id(inputs.action_value(body))
 
 
-async def _tell(respond: AsyncRespond, text: str) -> None:
-    await respond(text=text, response_type="ephemeral", replace_original=False)
-
-
 def register(app: AsyncApp, deps: Deps) -> None:
     """Register this module's listeners."""
 
@@ -58,11 +60,11 @@ def register(app: AsyncApp, deps: Deps) -> None:
         """Ack the click; the work follows in the lazy listener."""
         await ack()
 
-    async def approve_clicked(body: dict[str, Any], respond: AsyncRespond) -> None:
+    async def approve_clicked(body: dict[str, Any]) -> None:
         """Approve: who may is checked here, at every click; then the refund."""
         request_id = _request_id(body)
         if request_id is None:
-            await _tell(respond, NOT_A_REQUEST)
+            await tell_user(deps, body, NOT_A_REQUEST)
             return
         try:
             message = await refunds.approve(
@@ -72,43 +74,42 @@ def register(app: AsyncApp, deps: Deps) -> None:
             log.exception("approving refund request %s failed", request_id)
             message = _OOPS
         if message:
-            await _tell(respond, message)
+            await tell_user(deps, body, message)
 
     app.action(APPROVE_ACTION)(ack=ack_at_once, lazy=[approve_clicked])
 
     async def deny_clicked(
-        ack: AsyncAck,
-        body: dict[str, Any],
-        client: AsyncWebClient,
-        respond: AsyncRespond,
+        ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient
     ) -> None:
         """Deny…: ask the manager why, in a modal (no Stripe call needed)."""
         await ack()
         request_id = _request_id(body)
         if request_id is None:
-            await _tell(respond, NOT_A_REQUEST)
+            await tell_user(deps, body, NOT_A_REQUEST)
             return
         user_id = str(body["user"]["id"])
         refusal = await refunds.deny_check(deps, request_id=request_id, user_id=user_id)
         if refusal is not None:
-            await _tell(respond, refusal)
+            # On Home there is no response_url: tell_user falls back to a DM.
+            await tell_user(deps, body, refusal)
             return
         async with deps.sessions() as session:
             req = await store.get_request(session, request_id=request_id)
         assert req is not None
         metadata = {"r": request_id, "u": body.get("response_url")}
-        await client.views_open(
-            trigger_id=body["trigger_id"],
-            view=deny_modal(req, private_metadata=metadata),
-        )
+        try:
+            await client.views_open(
+                trigger_id=body["trigger_id"],
+                view=deny_modal(req, private_metadata=metadata),
+            )
+        except SlackApiError as exc:
+            log.warning("could not open the deny modal: %s", exc.response.get("error"))
+            await tell_user(deps, body, _NO_MODAL)
 
     app.action(DENY_ACTION)(deny_clicked)
 
     async def refund_clicked(
-        ack: AsyncAck,
-        body: dict[str, Any],
-        client: AsyncWebClient,
-        respond: AsyncRespond,
+        ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient
     ) -> None:
         """Refund… beside a payment: the request modal, filled from the button."""
         await ack()
@@ -122,7 +123,7 @@ def register(app: AsyncApp, deps: Deps) -> None:
             or (value.get("r") is not None and remaining is None)
         ):
             log.warning("a Refund… button without a usable value")
-            await _tell(respond, NOT_A_PAYMENT)
+            await tell_user(deps, body, NOT_A_PAYMENT)
             return
         channel = (body.get("channel") or {}).get("id") or (
             body.get("container") or {}
@@ -134,14 +135,18 @@ def register(app: AsyncApp, deps: Deps) -> None:
             "ch": channel,
             "u": body.get("response_url"),
         }
-        await client.views_open(
-            trigger_id=body["trigger_id"],
-            view=refund_modal(
-                payment_id=payment_id,
-                currency=currency,
-                remaining=remaining,
-                private_metadata=metadata,
-            ),
-        )
+        try:
+            await client.views_open(
+                trigger_id=body["trigger_id"],
+                view=refund_modal(
+                    payment_id=payment_id,
+                    currency=currency,
+                    remaining=remaining,
+                    private_metadata=metadata,
+                ),
+            )
+        except SlackApiError as exc:
+            log.warning("could not open the refund form: %s", exc.response.get("error"))
+            await tell_user(deps, body, _NO_MODAL)
 
     app.action(OPEN_MODAL_ACTION)(refund_clicked)

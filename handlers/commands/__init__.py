@@ -10,7 +10,6 @@ from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 
-from bot.access import is_support
 from bot.blocks import escape
 from bot.deps import Deps
 
@@ -130,14 +129,8 @@ def register(app: AsyncApp, deps: Deps) -> None:
         sub = subcommands.get(name.lower())
         if sub is None or refuse_text(text) is not None:
             return  # the ack answered
+        # Who may use it is checked once for every surface (bot.access).
         user_id = str(command.get("user_id"))
-        if not await is_support(deps, user_id):
-            await respond(
-                text="Only the support team can use `/stripe`. Ask an admin to "
-                "add you to SUPPORT_USER_IDS or the support user group.",
-                response_type="ephemeral",
-            )
-            return
         ctx = CommandContext(
             deps=deps,
             user_id=user_id,

@@ -18,6 +18,7 @@ from bot.blocks.home import (
     home_view,
 )
 from bot.deps import Deps
+from bot.tell import tell_user
 from storage import home as store
 
 log = logging.getLogger(__name__)
@@ -82,8 +83,8 @@ def register(app: AsyncApp, deps: Deps) -> None:
                 "and tell an admin if it keeps failing."
             )
         if message:
-            # The Home tab has no response_url: tell the manager in the app's DM.
-            await deps.slack.chat_postMessage(channel=user_id, text=message)
+            # The Home tab has no response_url: tell_user sends a DM.
+            await tell_user(deps, body, message)
         await publish_home(deps, user_id)
 
     app.action(HOME_APPROVE_ACTION)(ack=ack_at_once, lazy=[approve_from_home])

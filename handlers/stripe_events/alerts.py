@@ -27,7 +27,7 @@ def alert_key(event_id: str) -> str:
 async def send_alert(ctx: EventContext) -> None:
     """Queue the event's alert; at most one per event, however often it runs."""
     builder = _custom_builders.get(ctx.type)
-    alert = builder(ctx) if builder is not None else build_alert(ctx.event)
+    alert = builder(ctx) if builder is not None else build_alert(ctx.event, now=ctx.now)
     if alert is None:
         return
     await outbox.enqueue(

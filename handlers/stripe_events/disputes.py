@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bot import disputes
-from bot.blocks.alerts import build_alert
+from bot.blocks.alerts import Alert, build_alert
 from bot.event_router import EventContext, EventRouter
 from handlers.stripe_events import alerts
 
@@ -23,6 +23,8 @@ SHOWN_IN_CHANNEL = frozenset(
 async def apply_dispute_event(ctx: EventContext) -> None:
     """Take the event's dispute unless a newer one is stored; keep the card
     current; a later event's alert replies in the card's thread."""
+    if not _has_id(ctx):
+        return  # `_from_event_alone` alerts it; there is no row to keep
     key = alerts.alert_key(ctx.id)
     applied = await disputes.on_event(
         ctx.session, ctx.deps.settings, ctx.event, alert_key=key, now=ctx.now
@@ -30,7 +32,7 @@ async def apply_dispute_event(ctx: EventContext) -> None:
     if applied.row.alert_key == key:
         return  # this event's alert is the card itself
     # A `created` too, when reconcile or an earlier event posted the card.
-    alert = build_alert(ctx.event)
+    alert = build_alert(ctx.event, now=ctx.now)
     if alert is None:
         return
     # Under the same key as a top-level alert would be: at most one per event.
@@ -46,8 +48,20 @@ async def apply_dispute_event(ctx: EventContext) -> None:
     )
 
 
-def _in_thread(_ctx: EventContext) -> None:
-    """No top-level alert: `apply_dispute_event` replies in the card's thread."""
+def _has_id(ctx: EventContext) -> bool:
+    # Disputes from before dispute IDs (2014 and earlier) carry none: they
+    # cannot be stored, answered or reminded of, but are still alerted.
+    return bool(disputes.dispute_id(ctx.obj))
+
+
+def _from_event_alone(ctx: EventContext) -> Alert | None:
+    return build_alert(ctx.event, now=ctx.now)
+
+
+def _in_thread(ctx: EventContext) -> Alert | None:
+    """No top-level alert: `apply_dispute_event` posts the card or replies in
+    its thread (a dispute with no ID has no card, so it gets the plain alert)."""
+    return None if _has_id(ctx) else _from_event_alone(ctx)
 
 
 def register(router: EventRouter) -> None:

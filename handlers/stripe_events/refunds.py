@@ -10,7 +10,13 @@ from __future__ import annotations
 from bot.event_router import EventContext, EventRouter
 from bot.refunds import apply_refund_event
 
-REFUND_EVENT_TYPES = ("refund.updated", "refund.failed", "charge.refund.updated")
+# Each names a refund: one of ours is recorded on its request from any state.
+REFUND_EVENT_TYPES = (
+    "refund.created",
+    "refund.updated",
+    "refund.failed",
+    "charge.refund.updated",
+)
 
 
 async def refund_changed(ctx: EventContext) -> None:

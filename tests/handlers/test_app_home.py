@@ -21,6 +21,8 @@ from tests.handlers.helpers import (
     post_signed,
     status_becomes,
 )
+from tests.handlers.test_access import home_click_body
+from tests.handlers.test_disputes import deliver, seed_dispute
 from tests.support import event, signed
 
 Client = TestClient[Any, Any]
@@ -133,3 +135,79 @@ async def test_everyone_sees_disputes_with_checklist_and_alerts(
     assert "missing" in view
     assert "Latest alerts" in view
     assert payout_event["data"]["object"]["id"] in view
+
+
+async def test_alerts_on_home_are_escaped_once(
+    client: Client, fake_slack: FakeSlack, fake_stripe: FakeStripe
+) -> None:
+    """An alert's stored text is already Slack mrkdwn: its date token must
+    render, not show as `&lt;!date^…`."""
+    dispute = seed_dispute(fake_stripe)
+    await deliver(client, event("charge.dispute.created", dispute))
+    await fake_slack.wait_for_calls("chat.postMessage", 1)
+
+    view = json.loads(await open_home(client, fake_slack, "U_AGENT"))
+    lines = [
+        element["text"]
+        for block in view["blocks"]
+        if block["type"] == "context"
+        for element in block["elements"]
+        if dispute["id"] in element["text"]
+    ]
+    assert lines, view
+    (line,) = lines
+    assert "respond by <!date^" in line
+    assert "&lt;" not in line
+    assert "&amp;" not in line
+
+
+def dms_to(fake_slack: FakeSlack, user_id: str) -> list[str]:
+    return [
+        str(c.args.get("text"))
+        for c in fake_slack.calls_to("chat.postMessage")
+        if c.args.get("channel") == user_id and c.status == 200
+    ]
+
+
+async def test_deny_on_home_for_a_decided_request_tells_the_manager(
+    client: Client, fake_slack: FakeSlack, fake_stripe: FakeStripe, deps: Deps
+) -> None:
+    """Home has no response_url: the refusal comes as a DM from the app."""
+    await request_refund(client, fake_slack, fake_stripe)
+    req = await eventually(lambda: only_request(deps), what="the request")
+    assert req.id is not None
+    await post_signed(
+        client,
+        home_click_body(
+            action_id=HOME_APPROVE_ACTION, value=str(req.id), user_id="U_MANAGER"
+        ),
+    )
+    await status_becomes(deps, req.id, "succeeded")
+
+    await post_signed(
+        client,
+        home_click_body(action_id=DENY_ACTION, value=str(req.id), user_id="U_MANAGER2"),
+    )
+    told = await eventually(
+        lambda: dms_to(fake_slack, "U_MANAGER2"), what="a DM to the manager"
+    )
+    assert "already" in told[-1].lower()
+    assert fake_slack.calls_to("views.open") == []
+    assert (await only_request(deps)).status == "succeeded"
+
+
+async def test_a_refusal_on_home_reaches_a_manager_outside_the_id_list_too(
+    client: Client, fake_slack: FakeSlack, fake_stripe: FakeStripe, deps: Deps
+) -> None:
+    """Deny… on Home by someone who is not a manager: told by DM, nothing changes."""
+    await request_refund(client, fake_slack, fake_stripe)
+    req = await eventually(lambda: only_request(deps), what="the request")
+    await post_signed(
+        client,
+        home_click_body(action_id=DENY_ACTION, value=str(req.id), user_id="U_AGENT2"),
+    )
+    told = await eventually(
+        lambda: dms_to(fake_slack, "U_AGENT2"), what="a DM to the clicker"
+    )
+    assert "Only managers can deny" in told[-1]
+    assert (await only_request(deps)).status == "pending"

@@ -111,9 +111,9 @@ async def test_until_the_first_read_finishes_the_bot_says_it_is_still_reading(
     home = await home_view(client, fake_slack, "U_AGENT")
     assert "still reading the open disputes from Stripe" in home
     assert "No dispute is waiting" not in home
-    assert not stripe_is_slow.is_set()
+    assert stripe_is_slow.arrived == 1  # still held: nothing waited for it
 
-    stripe_is_slow.set()
+    stripe_is_slow.release()
     await posted_card(fake_slack, dispute["id"])
 
     async def listed() -> str | None:
@@ -272,7 +272,7 @@ async def test_a_submission_a_crash_left_unsent_does_not_hold_up_the_start(
     said = text_of(await command(client, fake_slack, "disputes"))
     assert dispute["id"] in said
 
-    stripe_is_slow.set()
+    stripe_is_slow.release()
     (sent,) = await eventually(
         lambda: fake_stripe.requests_to("POST", f"/v1/disputes/{dispute['id']}"),
         what="the submission resent",

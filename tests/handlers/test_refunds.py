@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
+import asyncpg
 import pytest
+from sqlalchemy import update
 
 from bot.blocks.refunds import (
     APPROVE_ACTION,
@@ -16,6 +20,7 @@ from bot.blocks.refunds import (
 )
 from bot.deps import Deps
 from handlers.jobs.refunds import expire_pending, remind_pending, retry_approved
+from storage.models import RefundRequest
 from tests.conftest import ManualClock
 from tests.fakes.slack import FakeSlack
 from tests.fakes.stripe import FakeStripe
@@ -253,6 +258,57 @@ async def test_requests_waiting_on_a_payment_count_against_what_is_left(
     assert len(await requests(deps)) == 1
 
 
+@asynccontextmanager
+async def request_inserts_held(db_url: str, *, waiting: int) -> AsyncIterator[None]:
+    """On PostgreSQL: hold new request rows back (other statements go on) until
+    `waiting` transactions wait on a lock, so that they overlap for certain.
+    SQLite's one writer lets no two overlap; nothing to hold there."""
+    if not db_url.startswith("postgresql"):
+        yield
+        return
+    holder, watcher = await asyncpg.connect(db_url), await asyncpg.connect(db_url)
+    try:
+        tx = holder.transaction()
+        await tx.start()
+        await holder.execute("LOCK TABLE refund_request IN EXCLUSIVE MODE")
+        yield
+
+        async def blocked() -> bool:
+            # Outside any transaction: pg_stat_activity is a snapshot per one.
+            count = await watcher.fetchval(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = "
+                "current_database() AND wait_event_type = 'Lock'"
+            )
+            return int(count) >= waiting
+
+        await eventually(blocked, what=f"{waiting} transactions to wait")
+        await tx.rollback()
+    finally:
+        await holder.close()
+        await watcher.close()
+
+
+async def test_two_requests_at_once_cannot_together_exceed_what_is_left(
+    client: Client,
+    fake_slack: FakeSlack,
+    fake_stripe: FakeStripe,
+    deps: Deps,
+    db_url: str,
+) -> None:
+    pi, _ = paid(fake_stripe, 2000)
+    async with request_inserts_held(db_url, waiting=2):
+        answers = asyncio.gather(
+            command(client, fake_slack, f"refund {pi['id']} 15"),
+            command(client, fake_slack, f"refund {pi['id']} 10", user_id="U_AGENT2"),
+        )
+    texts = [a["text"] for a in await answers]
+    (waiting,) = await requests(deps)
+    assert waiting.status == "pending"
+    (refused,) = [t for t in texts if "waiting for a manager" not in t]
+    assert f"#{waiting.id}" in refused
+    assert "already waiting" in refused
+
+
 # -- approving ----------------------------------------------------------------------
 
 
@@ -373,6 +429,29 @@ async def test_members_of_the_manager_user_group_may_approve(
     await status_becomes(deps, request_id, "succeeded")
 
 
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+@pytest.mark.parametrize(
+    "settings_overrides", [{"MANAGER_USER_IDS": "", "MANAGER_USERGROUP": "S_MGRS"}]
+)
+async def test_webhooks_are_stored_while_slack_says_who_manages(
+    client: Client, fake_slack: FakeSlack, fake_stripe: FakeStripe, deps: Deps
+) -> None:
+    fake_slack.usergroups["S_MGRS"] = ["U_BOSS"]
+    pi, _ = paid(fake_stripe)
+    request_id, _ = await request(client, fake_slack, deps, f"{pi['id']} 5")
+    members = fake_slack.hold("usergroups.users.list")
+    await approve(client, fake_slack, request_id, "U_BOSS")
+    await eventually(lambda: members.arrived, what="the manager check at Slack")
+
+    body, headers = signed(event("payout.paid"))
+    resp = await client.post("/stripe/webhook", data=body, headers=headers)
+    assert resp.status == 200, await resp.text()
+    assert members.caller_waiting == 1, "the webhook's 200 waited for Slack"
+
+    members.release()
+    await status_becomes(deps, request_id, "succeeded")
+
+
 async def test_approval_rechecks_what_is_left_on_the_payment(
     client: Client, fake_slack: FakeSlack, fake_stripe: FakeStripe, deps: Deps
 ) -> None:
@@ -386,6 +465,52 @@ async def test_approval_rechecks_what_is_left_on_the_payment(
     await message_saying(fake_slack, APPROVALS, "Only 10.00 USD is left")
     await message_saying(fake_slack, "U_AGENT", "nothing was refunded")
     assert fake_stripe.requests_to("POST", "/v1/refunds") == []
+
+
+def told_nothing_was_refunded(fake_slack: FakeSlack) -> list[str]:
+    """DMs to the requester that say no money went back."""
+    return [
+        text_of(m)
+        for m in fake_slack.messages.get("U_AGENT", [])
+        if "nothing was refunded" in text_of(m)
+    ]
+
+
+async def test_the_retry_job_cannot_take_a_request_its_approval_is_refunding(
+    client: Client, fake_slack: FakeSlack, fake_stripe: FakeStripe, deps: Deps
+) -> None:
+    pi, charge = paid(fake_stripe, 2000)
+    request_id, _ = await request(client, fake_slack, deps, f"{pi['id']} 20")
+    # The approval's look at the payment waits at Stripe; so does the answer to
+    # any refund POST, so that both callers are in flight at once.
+    recheck = fake_stripe.hold("GET", f"/v1/charges/{charge['id']}")
+    answer = fake_stripe.hold("POST", "/v1/refunds", after_execute=True)
+    await approve(client, fake_slack, request_id)
+    await eventually(lambda: recheck.arrived, what="the approval's re-check")
+    # Meanwhile the retry job runs (here, or on another instance).
+    job = asyncio.create_task(retry_approved(deps))
+    await eventually(
+        lambda: job.done() or fake_stripe.refunds, what="the job to pass or refund"
+    )
+    posted = answer.arrived
+    recheck.release()
+
+    async def decided() -> RefundRequest | None:
+        row = await request_row(deps, request_id)
+        return row if row.status != "approved" else None
+
+    # The approval goes on: it decides the request, or its own POST goes out.
+    await eventually(
+        lambda: answer.arrived > posted or decided(), what="the approval to go on"
+    )
+    answer.release()
+    await job
+    row = await eventually(decided, what="the request to be finished")
+    (refund,) = fake_stripe.refunds
+    assert (row.status, row.refund_id) == ("succeeded", refund["id"])
+    assert len(fake_stripe.requests_to("POST", "/v1/refunds")) == 1
+    await message_saying(fake_slack, "U_AGENT", refund["id"])
+    assert told_nothing_was_refunded(fake_slack) == []
 
 
 async def test_stripes_refusal_is_shown_on_the_request(
@@ -462,10 +587,104 @@ async def test_an_unanswered_stripe_call_is_retried_with_the_same_key(
     row = await request_row(deps, request_id)
     assert row.status == "succeeded"
     assert row.refund_id == fake_stripe.refunds[0]["id"]
-    posts = fake_stripe.requests_to("POST", "/v1/refunds")
-    assert [p.idempotency_key for p in posts] == [row.idempotency_key] * 2
+    # The retry found the refund by the request in its metadata: no second POST.
+    (post,) = fake_stripe.requests_to("POST", "/v1/refunds")
+    assert post.idempotency_key == row.idempotency_key
+    assert fake_stripe.requests_to("GET", "/v1/refunds")
     assert len(fake_stripe.refunds) == 1
     await message_saying(fake_slack, "U_AGENT", row.refund_id or "?")
+
+
+IDEMPOTENCY_ERROR = {
+    "type": "idempotency_error",
+    "message": "Keys for idempotent requests can only be used with the same "
+    "parameters they were first used with.",
+}
+
+
+async def test_an_idempotency_error_looks_the_refund_up_instead_of_failing(
+    client: Client, fake_slack: FakeSlack, fake_stripe: FakeStripe, deps: Deps
+) -> None:
+    pi, charge = paid(fake_stripe)
+    request_id, message = await request(client, fake_slack, deps, f"{pi['id']} 5")
+    await approve(client, fake_slack, request_id)
+    await status_becomes(deps, request_id, "succeeded")
+    (refund,) = fake_stripe.refunds
+    # The database is restored from a backup taken before the approval, and
+    # another manager approves: the same key, with other parameters.
+    async with deps.sessions() as session, session.begin():
+        await session.execute(
+            update(RefundRequest)
+            .where(RefundRequest.id == request_id)  # type: ignore[arg-type]
+            .values(
+                status="pending",
+                decided_by=None,
+                decided_at=None,
+                refund_id=None,
+                refund_status=None,
+                stripe_attempts=0,
+                first_attempt_at=None,
+                next_attempt_at=None,
+            )
+        )
+    await approve(client, fake_slack, request_id, "U_MANAGER2")
+    (_, again) = fake_stripe.requests_to("POST", "/v1/refunds")
+    assert again.params["metadata"]["approved_by"] == "U_MANAGER2"
+    row = await status_becomes(deps, request_id, "succeeded")
+    assert row.refund_id == refund["id"]
+    assert len(fake_stripe.refunds) == 1
+    (listed, *_) = fake_stripe.requests_to("GET", "/v1/refunds")
+    assert listed.params["charge"] == charge["id"]
+    assert told_nothing_was_refunded(fake_slack) == []
+    assert ("stripe", "refund.failed") not in await audit_actions(deps, request_id)
+
+
+@pytest.mark.parametrize("clock", [ManualClock()])
+async def test_an_idempotency_error_with_no_refund_found_keeps_trying(
+    client: Client,
+    fake_slack: FakeSlack,
+    fake_stripe: FakeStripe,
+    deps: Deps,
+    clock: ManualClock,
+) -> None:
+    pi, _ = paid(fake_stripe)
+    request_id, _ = await request(client, fake_slack, deps, f"{pi['id']} 5")
+    fake_stripe.fail_next("POST", "/v1/refunds", status=400, error=IDEMPOTENCY_ERROR)
+    await approve(client, fake_slack, request_id)
+    await message_saying(fake_slack, APPROVALS, "keeps trying")
+    row = await request_row(deps, request_id)
+    assert row.status == "approved"
+    assert fake_stripe.refunds == []
+    clock.advance(3600)
+    await retry_approved(deps)
+    row = await request_row(deps, request_id)
+    (refund,) = fake_stripe.refunds
+    assert (row.status, row.refund_id) == ("succeeded", refund["id"])
+    assert told_nothing_was_refunded(fake_slack) == []
+
+
+@pytest.mark.parametrize("clock", [ManualClock()])
+async def test_a_refusal_after_an_earlier_attempt_fails_only_if_no_refund_is_found(
+    client: Client,
+    fake_slack: FakeSlack,
+    fake_stripe: FakeStripe,
+    deps: Deps,
+    clock: ManualClock,
+) -> None:
+    pi, charge = paid(fake_stripe)
+    request_id, _ = await request(client, fake_slack, deps, f"{pi['id']} 5")
+    fake_stripe.fail_next("POST", "/v1/refunds", status=500, should_retry=False)
+    await approve(client, fake_slack, request_id)
+    await message_saying(fake_slack, APPROVALS, "Stripe did not answer")
+    fake_stripe.add_dispute(charge["id"])  # Stripe now refuses: charged back
+    clock.advance(3600)
+    await retry_approved(deps)
+    row = await request_row(deps, request_id)
+    assert row.status == "failed"
+    assert "charged back" in (row.failure_message or "")
+    # It looked for a refund of ours before saying nothing was refunded.
+    assert fake_stripe.requests_to("GET", "/v1/refunds")
+    await message_saying(fake_slack, "U_AGENT", "nothing was refunded")
 
 
 # -- denying ------------------------------------------------------------------------
@@ -690,8 +909,13 @@ async def test_a_retry_after_stripes_key_window_finds_the_refund_by_metadata(
     assert len(fake_stripe.requests_to("POST", "/v1/refunds")) == 1
 
 
+@pytest.mark.parametrize("event_type", ["refund.created", "refund.updated"])
 async def test_an_event_finishes_a_request_whose_answer_was_lost(
-    client: Client, fake_slack: FakeSlack, fake_stripe: FakeStripe, deps: Deps
+    client: Client,
+    fake_slack: FakeSlack,
+    fake_stripe: FakeStripe,
+    deps: Deps,
+    event_type: str,
 ) -> None:
     pi, _ = paid(fake_stripe)
     request_id, message = await request(client, fake_slack, deps, f"{pi['id']} 5")
@@ -702,13 +926,40 @@ async def test_an_event_finishes_a_request_whose_answer_was_lost(
     await message_saying(fake_slack, APPROVALS, "Stripe did not answer")
     (refund,) = fake_stripe.refunds
     # Stripe's event names the request in the refund's metadata.
-    await post_event(client, event("refund.updated", dict(refund)))
+    await post_event(client, event(event_type, dict(refund)))
     row = await status_becomes(deps, request_id, "succeeded")
     assert row.refund_id == refund["id"]
     updated = await message_saying(fake_slack, APPROVALS, refund["id"])
     assert updated["ts"] == message["ts"]
     await message_saying(fake_slack, "U_AGENT", refund["id"])
     assert len(fake_stripe.requests_to("POST", "/v1/refunds")) == 1
+
+
+async def test_a_refund_event_repairs_a_request_recorded_as_failed(
+    client: Client, fake_slack: FakeSlack, fake_stripe: FakeStripe, deps: Deps
+) -> None:
+    pi, _ = paid(fake_stripe)
+    request_id, message = await request(client, fake_slack, deps, f"{pi['id']} 5")
+    fake_stripe.fail_next(
+        "POST", "/v1/refunds", status=500, after_execute=True, should_retry=False
+    )
+    await approve(client, fake_slack, request_id)
+    await message_saying(fake_slack, APPROVALS, "Stripe did not answer")
+    # As an earlier version left such a request: failed on its own reasoning.
+    async with deps.sessions() as session, session.begin():
+        await session.execute(
+            update(RefundRequest)
+            .where(RefundRequest.id == request_id)  # type: ignore[arg-type]
+            .values(status="failed", failure_message="Only 0.00 USD is left")
+        )
+    (refund,) = fake_stripe.refunds
+    await post_event(client, event("refund.updated", dict(refund)))
+    row = await status_becomes(deps, request_id, "succeeded")
+    assert (row.refund_id, row.failure_message) == (refund["id"], None)
+    updated = await message_saying(fake_slack, APPROVALS, refund["id"])
+    assert updated["ts"] == message["ts"]
+    await message_saying(fake_slack, "U_AGENT", refund["id"])
+    assert ("stripe", "refund.succeeded") in await audit_actions(deps, request_id)
 
 
 # -- `/stripe refunds` ---------------------------------------------------------------

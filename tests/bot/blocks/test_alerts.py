@@ -391,7 +391,7 @@ def test_every_type_alerts(
     amount: str | None,
     words: str,
 ) -> None:
-    alert = build_alert(event(event_type, obj))
+    alert = build_alert(event(event_type, obj), now=EVENT_CREATED)
 
     assert alert is not None
     assert alert.group == group
@@ -437,11 +437,13 @@ def assert_within_limits(blocks: list[dict[str, Any]]) -> None:
     ["customer.created", "invoice.paid", "charge.captured", "plan.created", ""],
 )
 def test_unknown_type_gives_none(event_type: str) -> None:
-    assert build_alert(event(event_type, {"id": "x_1"})) is None
+    assert build_alert(event(event_type, {"id": "x_1"}), now=EVENT_CREATED) is None
 
 
 def test_missing_type_gives_none() -> None:
-    assert build_alert({"id": "evt_1", "data": {"object": {}}}) is None
+    assert (
+        build_alert({"id": "evt_1", "data": {"object": {}}}, now=EVENT_CREATED) is None
+    )
 
 
 HOSTILE_NAME = "<!channel>"
@@ -488,7 +490,7 @@ HOSTILE_MESSAGE = "Declined <https://evil|click> & <!here>"
     ids=["charge", "payment_intent", "refund", "payout", "dispute", "efw"],
 )
 def test_stripe_text_is_escaped_everywhere(stripe_event: dict[str, Any]) -> None:
-    alert = build_alert(stripe_event)
+    alert = build_alert(stripe_event, now=EVENT_CREATED)
 
     assert alert is not None
     everything = rendered(alert)
@@ -505,7 +507,8 @@ def test_customer_name_and_failure_shown_escaped() -> None:
                 billing_details={"name": HOSTILE_NAME, "email": None},
                 failure_message=HOSTILE_MESSAGE,
             ),
-        )
+        ),
+        now=EVENT_CREATED,
     )
 
     assert alert is not None
@@ -526,7 +529,8 @@ def test_long_stripe_text_is_cut_to_limits() -> None:
                 billing_details={"name": "n" * 5000, "email": "e" * 5000},
                 metadata={f"k{i}": "v" * 5000 for i in range(50)},
             ),
-        )
+        ),
+        now=EVENT_CREATED,
     )
 
     assert alert is not None
@@ -545,7 +549,8 @@ def test_long_stripe_text_is_cut_to_limits() -> None:
 )
 def test_currency_exponents(currency: str, amount: int, expected: str) -> None:
     alert = build_alert(
-        event("charge.succeeded", charge(amount=amount, currency=currency))
+        event("charge.succeeded", charge(amount=amount, currency=currency)),
+        now=EVENT_CREATED,
     )
 
     assert alert is not None
@@ -559,7 +564,8 @@ def test_charge_refunded_shows_refunded_amount() -> None:
         event(
             "charge.refunded",
             charge(amount=5000, currency="jpy", amount_refunded=5000, refunded=True),
-        )
+        ),
+        now=EVENT_CREATED,
     )
 
     assert alert is not None
@@ -569,7 +575,8 @@ def test_charge_refunded_shows_refunded_amount() -> None:
 
 def test_test_mode_links_go_to_test_dashboard() -> None:
     alert = build_alert(
-        event("charge.dispute.created", dispute(livemode=False), livemode=False)
+        event("charge.dispute.created", dispute(livemode=False), livemode=False),
+        now=EVENT_CREATED,
     )
 
     assert alert is not None
@@ -582,7 +589,7 @@ def test_test_mode_links_go_to_test_dashboard() -> None:
 
 
 def test_live_mode_links_go_to_live_dashboard() -> None:
-    alert = build_alert(event("refund.created", refund()))
+    alert = build_alert(event("refund.created", refund()), now=EVENT_CREATED)
 
     assert alert is not None
     assert "https://dashboard.stripe.com/refunds/re_3Abc" in json.dumps(alert.blocks)
@@ -591,7 +598,8 @@ def test_live_mode_links_go_to_live_dashboard() -> None:
 
 def test_early_fraud_warning_links_to_its_charge() -> None:
     alert = build_alert(
-        event("radar.early_fraud_warning.created", early_fraud_warning())
+        event("radar.early_fraud_warning.created", early_fraud_warning()),
+        now=EVENT_CREATED,
     )
 
     assert alert is not None
@@ -600,7 +608,7 @@ def test_early_fraud_warning_links_to_its_charge() -> None:
 
 
 def test_dispute_shows_reason_and_deadline() -> None:
-    alert = build_alert(event("charge.dispute.created", dispute()))
+    alert = build_alert(event("charge.dispute.created", dispute()), now=EVENT_CREATED)
 
     assert alert is not None
     blocks = json.dumps(alert.blocks)
@@ -619,7 +627,7 @@ def test_dispute_without_deadline_says_no_response(due_by: int | None) -> None:
         status="warning_needs_response",
     )
 
-    alert = build_alert(event("charge.dispute.created", obj))
+    alert = build_alert(event("charge.dispute.created", obj), now=EVENT_CREATED)
 
     assert alert is not None
     assert "the bank allows no response" in json.dumps(alert.blocks)
@@ -632,10 +640,24 @@ def test_overdue_dispute_says_overdue() -> None:
         evidence_details={"due_by": EVENT_CREATED - 2 * 3600, "has_evidence": True}
     )
 
-    alert = build_alert(event("charge.dispute.updated", obj))
+    alert = build_alert(event("charge.dispute.updated", obj), now=EVENT_CREATED)
 
     assert alert is not None
     assert "overdue by 2 hours" in json.dumps(alert.blocks)
+
+
+def test_deadline_counts_down_from_when_the_event_is_processed() -> None:
+    # Stripe made the event two days before the worker got to it (a backlog, a
+    # retry): the time left is counted from now, as the card and reminders do.
+    obj = dispute(evidence_details={"due_by": EVENT_CREATED + 7 * DAY})
+
+    alert = build_alert(
+        event("charge.dispute.updated", obj), now=EVENT_CREATED + 2 * DAY - 30
+    )
+
+    assert alert is not None
+    assert "in 5 days" in json.dumps(alert.blocks)
+    assert "in 7 days" not in json.dumps(alert.blocks)
 
 
 def test_dispute_updated_lists_changes() -> None:
@@ -644,7 +666,8 @@ def test_dispute_updated_lists_changes() -> None:
             "charge.dispute.updated",
             dispute(status="under_review"),
             previous={"status": "needs_response"},
-        )
+        ),
+        now=EVENT_CREATED,
     )
 
     assert alert is not None
@@ -661,7 +684,8 @@ def test_expanded_fields_are_read_as_objects() -> None:
         event(
             "charge.dispute.created",
             dispute(charge=expanded_charge, payment_intent={"id": "pi_3Abc"}),
-        )
+        ),
+        now=EVENT_CREATED,
     )
 
     assert alert is not None
@@ -675,7 +699,8 @@ def test_expanded_fields_are_read_as_objects() -> None:
         event(
             "payment_intent.succeeded",
             payment_intent(latest_charge=charge(), customer={"id": "cus_Q1"}),
-        )
+        ),
+        now=EVENT_CREATED,
     )
     assert alert is not None
     blocks = json.dumps(alert.blocks)
@@ -695,19 +720,22 @@ def test_failures_name_the_reason() -> None:
         ),
     }
     for event_type, obj in cases.items():
-        alert = build_alert(event(event_type, obj))
+        alert = build_alert(event(event_type, obj), now=EVENT_CREATED)
         assert alert is not None
         assert "Your card was declined." in json.dumps(alert.blocks)
 
     alert = build_alert(
-        event("refund.failed", refund(failure_reason="lost_or_stolen_card"))
+        event("refund.failed", refund(failure_reason="lost_or_stolen_card")),
+        now=EVENT_CREATED,
     )
     assert alert is not None
     assert "lost or stolen" in json.dumps(alert.blocks)
 
 
 def test_sparse_object_still_alerts() -> None:
-    alert = build_alert(event("charge.dispute.created", {"id": "dp_1"}))
+    alert = build_alert(
+        event("charge.dispute.created", {"id": "dp_1"}), now=EVENT_CREATED
+    )
 
     assert alert is not None
     assert "dp_1" in alert.summary
@@ -717,7 +745,8 @@ def summaries(count: int) -> list[str]:
     result = []
     for i in range(count):
         alert = build_alert(
-            event("charge.succeeded", charge(id=f"ch_{i:04d}", amount=100 + i))
+            event("charge.succeeded", charge(id=f"ch_{i:04d}", amount=100 + i)),
+            now=EVENT_CREATED,
         )
         assert alert is not None
         result.append(alert.summary)
