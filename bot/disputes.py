@@ -28,7 +28,7 @@ from bot.config import Settings
 from bot.deps import Deps
 from bot.evidence_files import Upload, upload_to_stripe
 from bot.stripe_api import call
-from storage import audit, outbox
+from storage import audit, outbox, sync_state
 from storage import disputes as store
 from storage.disputes import PAST_DUE, Version, threshold_label
 from storage.models import Dispute
@@ -54,6 +54,8 @@ EVENT_TYPES = (
 # that; older ones cannot change any more, so reconcile does not page past this.
 RECONCILE_LOOKBACK_DAYS = 120
 RECONCILE_PAGE_SIZE = 100
+# The sync_state row a finished reconcile writes.
+SYNC_NAME = "disputes"
 # A claimed submission or acceptance this old with no answer from Stripe was
 # cut short (crash, Stripe unreachable); recovery resends it with its key.
 UNFINISHED_AFTER_SECONDS = 120.0
@@ -385,22 +387,26 @@ async def post_card(
     key: str,
     now: float,
     event_id: str | None = None,
-) -> Dispute:
+) -> Dispute | None:
     """Queue the dispute's card under `key` (as the alert of `event_id`, if
-    any); it becomes the dispute's alert unless it has one."""
-    text, card = render_card(row, now=now, event_id=event_id)
+    any), unless it has a card already; None then.
+
+    The card is claimed on the row first (a conditional UPDATE), so an event
+    and a reconcile that find the same new dispute, here or on another
+    instance, post one card between them.
+    """
     channel = _channel(settings, row)
+    if not await store.set_alert(
+        session, dispute_id=row.id, key=key, channel=channel, event_id=event_id
+    ):
+        return None
+    fresh = await store.get(session, dispute_id=row.id)
+    assert fresh is not None
+    text, card = render_card(fresh, now=now, event_id=event_id)
     await outbox.enqueue(
         session, key=key, channel=channel, text=text, blocks=card, now=now
     )
-    if row.alert_key is None:
-        await store.set_alert(
-            session, dispute_id=row.id, key=key, channel=channel, event_id=event_id
-        )
-        fresh = await store.get(session, dispute_id=row.id)
-        assert fresh is not None
-        return fresh
-    return row
+    return fresh
 
 
 async def update_card(
@@ -454,20 +460,29 @@ async def on_event(
     alert_key: str,
     now: float,
 ) -> Applied:
-    """Apply a dispute event; post the card as this event's alert when the event
-    opens the dispute or the bot has no card for it yet, else edit the card."""
+    """Apply a dispute event; post the card as this event's alert when the bot
+    has no card for the dispute yet, else edit the card.
+
+    A `created` that comes after reconcile (or an earlier event) posted the
+    card adds no second card.
+    """
     obj = _dict(_dict(event.get("data")).get("object"))
     event_id = str(event["id"])
     version = Version(int(event.get("created") or 0), event_id)
     applied = await apply_object(session, obj, version=version, now=now)
     row = applied.row
-    had_alert = row.alert_key
-    if event.get("type") == CREATED_EVENT or row.alert_key is None:
+    if row.alert_key is None:
         # Built from the row, so a late `created` still shows the newest state.
-        row = await post_card(
+        posted = await post_card(
             session, settings, row, key=alert_key, now=now, event_id=event_id
         )
-    if applied.changed and had_alert is not None:
+        if posted is not None:
+            return Applied(posted, applied.created, applied.changed)
+        # Another transaction's card won the claim: edit that one.
+        fresh = await store.get(session, dispute_id=row.id)
+        assert fresh is not None
+        row = fresh
+    if applied.changed:
         await update_card(session, row, now=now, skip_key=alert_key)
     return Applied(row, applied.created, applied.changed)
 
@@ -484,7 +499,10 @@ async def on_snapshot(
     applied = await apply_object(session, obj, version=version, now=now)
     row = applied.row
     if applied.created and row.status not in CLOSED:
-        row = await post_card(session, settings, row, key=f"dispute:{row.id}", now=now)
+        posted = await post_card(
+            session, settings, row, key=f"dispute:{row.id}", now=now
+        )
+        row = posted or row
     elif applied.changed:
         await update_card(session, row, now=now)
     return Applied(row, applied.created, applied.changed)
@@ -590,8 +608,19 @@ async def reconcile(deps: Deps, *, page_size: int = RECONCILE_PAGE_SIZE) -> int:
         seen += len(objects)
         deps.wake.outbox.set()
         if not page.has_more or not objects:
-            return seen
+            break
         params["starting_after"] = objects[-1]["id"]
+    # Only a read that reached the last page counts: until one has, "no open
+    # dispute" may just mean "not read yet".
+    async with deps.sessions() as session, session.begin():
+        await sync_state.mark_finished(session, name=SYNC_NAME, now=deps.clock.now())
+    return seen
+
+
+async def first_sync_done(deps: Deps) -> bool:
+    """Whether any instance has read every recent dispute from Stripe yet."""
+    async with deps.sessions() as session:
+        return await sync_state.finished_at(session, name=SYNC_NAME) is not None
 
 
 # -- evidence ----------------------------------------------------------------------

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import re
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
@@ -14,9 +15,10 @@ import stripe
 from aiohttp import web
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
+from slack_bolt.adapter.aiohttp import to_aiohttp_response
 from slack_bolt.adapter.socket_mode.aiohttp import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncApp
+from slack_bolt.request.async_request import AsyncBoltRequest
 from sqlalchemy import text
 
 import handlers
@@ -44,6 +46,8 @@ class Options:
     run_workers: bool = True
     run_scheduler: bool = True
     run_startup_recovery: bool = True
+    # Read Stripe (e.g. its open disputes) at start, in the background.
+    sync_at_start: bool = True
 
 
 DEPS = web.AppKey("deps", Deps)
@@ -109,6 +113,8 @@ def create_app(deps: Deps, options: Options | None = None) -> web.Application:
         app.cleanup_ctx.append(_workers)
     if options.run_scheduler:
         app.cleanup_ctx.append(_scheduler)
+    if options.sync_at_start:
+        app.cleanup_ctx.append(_sync_at_start)
     if deps.settings.socket_mode:
         app.cleanup_ctx.append(_socket_mode)
     return app
@@ -191,6 +197,21 @@ async def _scheduler(app: web.Application) -> AsyncIterator[None]:
     scheduler.shutdown(wait=False)
 
 
+async def _sync_at_start(app: web.Application) -> AsyncIterator[None]:
+    # Tasks, not awaited here: Slack acks and webhook 200s never wait for
+    # Stripe's listings; until they finish the bot says it is still reading.
+    tasks = [
+        asyncio.ensure_future(sync(app[DEPS]))
+        for sync in handlers.background_startup_tasks()
+    ]
+    yield
+    for task in tasks:
+        task.cancel()
+    for task in tasks:
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
 async def _socket_mode(app: web.Application) -> AsyncIterator[None]:
     deps = app[DEPS]
     token = deps.settings.SLACK_APP_TOKEN
@@ -221,11 +242,26 @@ async def correlation_middleware(
 async def slack_events(request: web.Request) -> web.StreamResponse:
     """Slash commands, interactivity and events: Bolt verifies and dispatches."""
     bolt = request.app[BOLT]
-    response = await bolt.async_dispatch(await to_bolt_request(request))
+    try:
+        # Slack sends UTF-8; Bolt's adapter would raise on anything else (a
+        # 500), and Bolt parses the body before it checks the signature.
+        text = (await request.read()).decode("utf-8")
+        bolt_request = AsyncBoltRequest(
+            body=text,
+            query=request.query_string,
+            headers=request.headers,  # type: ignore[arg-type]
+        )
+    except (ValueError, TypeError, AttributeError, KeyError, RecursionError) as exc:
+        log.warning("rejected a Slack request: %s", type(exc).__name__)
+        return web.json_response(
+            {"error": "the body is not a Slack request (UTF-8 form or JSON)"},
+            status=400,
+        )
+    response = await bolt.async_dispatch(bolt_request)
     return await to_aiohttp_response(response)
 
 
-def verify_signature(payload: bytes, header: str | None, secrets: list[str]) -> bool:
+def verify_signature(payload: str, header: str | None, secrets: list[str]) -> bool:
     """True when any current secret signed this payload within the tolerance."""
     for secret in secrets:
         try:
@@ -244,33 +280,81 @@ def _reject(request: web.Request, reason: str) -> web.Response:
     return web.json_response({"error": reason}, status=400)
 
 
+class NotAnEvent(ValueError):
+    """A signed body that is not a Stripe event we can store; says what is wrong."""
+
+
+# What Stripe sends, and what fits the columns: no control characters (a NUL
+# cannot be stored in PostgreSQL text), at most 255 characters.
+_STRIPE_ID = re.compile(r"[A-Za-z0-9_.:-]{1,255}")
+_EVENT_TYPE = re.compile(r"[a-z0-9_]+(?:\.[a-z0-9_]+)+")
+_CREATED_MAX = 2**53  # far beyond any real timestamp, well inside BIGINT
+
+
+def parse_event(text: str) -> NewEvent:
+    """The columns we store for one event, or NotAnEvent saying what is wrong."""
+    try:
+        event = json.loads(text)
+    except (ValueError, RecursionError) as exc:
+        raise NotAnEvent("the body is not JSON") from exc
+    if not isinstance(event, dict):
+        raise NotAnEvent("the body is not a JSON object")
+    event_id, event_type = event.get("id"), event.get("type")
+    if not isinstance(event_id, str) or not _STRIPE_ID.fullmatch(event_id):
+        raise NotAnEvent("`id` is missing or not a Stripe event ID")
+    if (
+        not isinstance(event_type, str)
+        or len(event_type) > 255
+        or not _EVENT_TYPE.fullmatch(event_type)
+    ):
+        raise NotAnEvent("`type` is missing or not a Stripe event type")
+    # No `data.object` is stored all the same: a newer API version's thin
+    # event is alerted with what it has (bot.event_router), and refusing a
+    # signed delivery would only have Stripe retry it, then disable us.
+    data = event.get("data")
+    obj = data.get("object") if isinstance(data, dict) else None
+    object_id = obj.get("id") if isinstance(obj, dict) else None  # a balance: none
+    if object_id is not None and (
+        not isinstance(object_id, str) or not _STRIPE_ID.fullmatch(object_id)
+    ):
+        raise NotAnEvent("`data.object.id` is not a Stripe ID")
+    created = event.get("created")
+    created = 0 if created is None else created
+    if (
+        not isinstance(created, int)
+        or isinstance(created, bool)
+        or not 0 <= created < _CREATED_MAX
+    ):
+        raise NotAnEvent("`created` is not a Unix timestamp")
+    return NewEvent(
+        id=event_id,
+        type=event_type,
+        livemode=event.get("livemode") is True,
+        created=created,
+        object_id=object_id,
+        payload=text,
+    )
+
+
 async def stripe_webhook(request: web.Request) -> web.Response:
     """Verify, store durably, then 200; processing happens after."""
     deps = request.app[DEPS]
     payload = await request.read()
+    try:
+        # Stripe signs and sends UTF-8; the signature is over that text.
+        text = payload.decode("utf-8")
+    except UnicodeDecodeError:
+        return _reject(request, "the body is not UTF-8 text")
     header = request.headers.get("Stripe-Signature")
-    if not verify_signature(payload, header, deps.settings.webhook_secrets):
+    if not verify_signature(text, header, deps.settings.webhook_secrets):
         return _reject(request, "invalid or expired Stripe-Signature")
     try:
-        event = json.loads(payload)
-        event_id, event_type = str(event["id"]), str(event["type"])
-        obj = event.get("data", {}).get("object", {})
-        object_id = obj.get("id") if isinstance(obj, dict) else None
-        created = int(event.get("created") or 0)
-        livemode = bool(event.get("livemode"))
-    except (ValueError, KeyError, TypeError, AttributeError):
-        return _reject(request, "signed, but not a Stripe event")
-    correlation_id.set(event_id)
-    new = await request.app[INGEST].store(
-        NewEvent(
-            id=event_id,
-            type=event_type,
-            livemode=livemode,
-            created=created,
-            object_id=object_id,
-            payload=payload.decode("utf-8"),
-        )
-    )
+        parsed = parse_event(text)
+    except NotAnEvent as exc:
+        return _reject(request, f"signed, but not a Stripe event: {exc}")
+    correlation_id.set(parsed.id)
+    event_id, event_type = parsed.id, parsed.type
+    new = await request.app[INGEST].store(parsed)
     deps.metrics.webhooks.labels("stored" if new else "duplicate").inc()
     log.debug("%s %s (%s)", "stored" if new else "duplicate", event_id, event_type)
     return web.json_response({"received": True, "duplicate": not new})

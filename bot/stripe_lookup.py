@@ -56,6 +56,9 @@ def parse_query(text: str, *, allowed: frozenset[LookupKind]) -> Query | None:
     mailto = _MAILTO.fullmatch(raw)
     if mailto:
         raw = mailto.group(1)
+    # Slack sends &, < and > in command text as entities: ask Stripe for
+    # what was typed.
+    raw = raw.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
     for prefix, kind in _PREFIXES.items():
         if raw.startswith(prefix):
             if kind in allowed and re.fullmatch(re.escape(prefix) + _ID, raw):

@@ -34,3 +34,8 @@ def register_jobs(scheduler: AsyncIOScheduler, deps: Deps) -> None:
 def startup_tasks() -> list[Callable[[Deps], Awaitable[None]]]:
     """Work a crash may have left half-done, finished before serving."""
     return jobs.startup_tasks()
+
+
+def background_startup_tasks() -> list[Callable[[Deps], Awaitable[None]]]:
+    """Reads from Stripe begun at start-up that run while the server serves."""
+    return jobs.background_startup_tasks()

@@ -194,3 +194,16 @@ class DisputeReminder(SQLModel, table=True):
     sent_at: float
 
     __table_args__ = (UniqueConstraint("dispute_id", "threshold"),)
+
+
+class SyncState(SQLModel, table=True):
+    """When a full read of something from Stripe last finished (one row each).
+
+    In the database, not in memory: an instance that starts against a database
+    another instance already filled knows at once that it is complete.
+    """
+
+    __tablename__ = "sync_state"
+
+    name: str = Field(primary_key=True, max_length=64)
+    finished_at: float

@@ -279,9 +279,14 @@ def deps(settings: Settings, clock: ManualClock | None) -> Deps:
     return Deps.create(settings, clock=clock)
 
 
+# Tests that seed Stripe after the app starts read it by hand; a read at start
+# racing them would make them flaky. tests/handlers/test_first_sync.py tests it.
+TEST_OPTIONS = Options(policy=FAST, sync_at_start=False)
+
+
 @pytest.fixture
 def options() -> Options:
-    return Options(policy=FAST)
+    return TEST_OPTIONS
 
 
 @pytest.fixture
@@ -319,7 +324,7 @@ async def start_app() -> AsyncIterator[AppFactory]:
                     timeout=slack_timeout,
                 ),
             )
-        app: web.Application = create_app(deps, options or Options(policy=FAST))
+        app: web.Application = create_app(deps, options or TEST_OPTIONS)
         test_client = TestClient(TestServer(app))
         await test_client.start_server()
         started.append(test_client)

@@ -320,14 +320,28 @@ def lookup_reply(
     return " / ".join(texts), blocks
 
 
+# Until the first full read of Stripe's disputes has finished, an empty list
+# says nothing: a fresh deployment has simply not read them yet.
+STILL_READING = (
+    ":hourglass_flowing_sand: I'm still reading the open disputes from Stripe "
+    "(the first read since the bot was deployed). Try again in a minute."
+)
+STILL_READING_MORE = (
+    "Still reading the open disputes from Stripe: more may appear in a minute."
+)
+
+
 def dispute_list(
     items: Sequence[tuple[Dispute, Checklist]],
     *,
     total: int,
     in_review: int,
     now: float,
+    synced: bool = True,
 ) -> tuple[str, list[dict[str, Any]]]:
     """`/stripe disputes`: the disputes waiting for an answer, soonest first."""
+    if not items and not synced:
+        return STILL_READING, [section(STILL_READING)]
     if not items:
         text = "No dispute is waiting for an answer."
         if in_review:
@@ -361,6 +375,8 @@ def dispute_list(
         notes.append(f"{total - len(items)} more not shown.")
     if in_review:
         notes.append(f"{in_review} under review with the bank.")
+    if not synced:
+        notes.append(STILL_READING_MORE)
     notes.append("`/stripe dispute dp_…` shows one with its buttons.")
     blocks.append(context(" ".join(notes)))
     return title, blocks

@@ -18,7 +18,7 @@ from bot.blocks import (
     section,
     truncate,
 )
-from bot.blocks.disputes import amount, deadline
+from bot.blocks.disputes import STILL_READING, STILL_READING_MORE, amount, deadline
 from bot.blocks.refunds import DENY_ACTION  # Deny… opens the channel's modal
 from bot.money import format_amount
 from storage.models import Dispute, OutboxMessage, RefundRequest
@@ -102,6 +102,7 @@ def home_view(
     disputes_total: int,
     alerts: Sequence[OutboxMessage],
     now: float,
+    disputes_synced: bool = True,
 ) -> dict[str, Any]:
     blocks: list[dict[str, Any]] = [header("stripe-ops")]
     if manager:
@@ -115,8 +116,12 @@ def home_view(
                 context(f"…and more in the approvals channel ({len(requests)}+).")
             )
     blocks.append(header("Open disputes, soonest deadline first"))
-    if not disputes:
+    if not disputes and not disputes_synced:
+        blocks.append(section(STILL_READING))
+    elif not disputes:
         blocks.append(section("No dispute is waiting for an answer."))
+    elif not disputes_synced:
+        blocks.append(context(STILL_READING_MORE))
     for dispute, checklist in disputes[:MAX_DISPUTES]:
         blocks.append(_dispute_block(dispute, checklist, now))
     if disputes_total > len(disputes[:MAX_DISPUTES]):

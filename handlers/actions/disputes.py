@@ -13,13 +13,20 @@ from bot import disputes
 from bot.blocks import disputes as blocks
 from bot.deps import Deps
 from bot.tell import tell_user
+from handlers import inputs
 from handlers.dispute_answers import ACCEPT, SUBMIT, Answer
 
 log = logging.getLogger(__name__)
 
 
-def _dispute_id(body: dict[str, Any]) -> str:
-    return str(body["actions"][0]["value"])
+NOT_A_DISPUTE = (
+    "This button does not name a dispute I can look up, so nothing was done. "
+    "Use `/stripe dispute dp_…` to get the dispute with working buttons."
+)
+
+
+def _dispute_id(body: dict[str, Any]) -> str | None:
+    return inputs.dispute_id(inputs.action_value(body))
 
 
 def _user(body: dict[str, Any]) -> str:
@@ -50,12 +57,13 @@ async def _show(deps: Deps, body: dict[str, Any], title: str, text: str) -> None
     await _open(deps, body, blocks.info_modal(title, text), instead=text)
 
 
-async def _ask(deps: Deps, answer: Answer, body: dict[str, Any]) -> None:
+async def _ask(
+    deps: Deps, answer: Answer, body: dict[str, Any], dispute_id: str
+) -> None:
     """Open the answer's confirmation, or say why it can't be given."""
     if not await answer.allowed(deps, _user(body)):
         await _show(deps, body, answer.title, answer.refused(deps.settings))
         return
-    dispute_id = _dispute_id(body)
     row = await disputes.load(deps, dispute_id)
     if row is None:
         await _show(deps, body, answer.title, blocks.unknown_dispute(dispute_id))
@@ -73,6 +81,10 @@ def register(app: AsyncApp, deps: Deps) -> None:
     async def edit_evidence(ack: AsyncAck, body: dict[str, Any]) -> None:
         """Open the evidence form: a loading modal at once, then the form."""
         await ack()
+        dispute_id = _dispute_id(body)
+        if dispute_id is None:
+            await tell_user(deps, body, NOT_A_DISPUTE)
+            return
         title = "Dispute evidence"
         # The trigger is good for 3 s: open now, fill in after Stripe answers.
         opened = await _open(
@@ -84,7 +96,6 @@ def register(app: AsyncApp, deps: Deps) -> None:
         )
         if opened is None:
             return
-        dispute_id = _dispute_id(body)
         try:
             draft = await disputes.open_evidence(deps, dispute_id)
             view = blocks.evidence_modal(
@@ -102,20 +113,31 @@ def register(app: AsyncApp, deps: Deps) -> None:
     async def submit_evidence(ack: AsyncAck, body: dict[str, Any]) -> None:
         """Ask for confirmation, showing what is still missing."""
         await ack()
-        await _ask(deps, SUBMIT, body)
+        dispute_id = _dispute_id(body)
+        if dispute_id is None:
+            await tell_user(deps, body, NOT_A_DISPUTE)
+            return
+        await _ask(deps, SUBMIT, body, dispute_id)
 
     async def accept_dispute(ack: AsyncAck, body: dict[str, Any]) -> None:
         """Managers only: ask for confirmation before conceding the money."""
         await ack()
-        await _ask(deps, ACCEPT, body)
+        dispute_id = _dispute_id(body)
+        if dispute_id is None:
+            await tell_user(deps, body, NOT_A_DISPUTE)
+            return
+        await _ask(deps, ACCEPT, body, dispute_id)
 
     async def take_dispute(
         ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond
     ) -> None:
         """Claim the dispute: its reminders mention whoever took it."""
         await ack()
-        user = _user(body)
         dispute_id = _dispute_id(body)
+        if dispute_id is None:
+            await tell_user(deps, body, NOT_A_DISPUTE)
+            return
+        user = _user(body)
         taken = await disputes.take(deps, dispute_id=dispute_id, user_id=user)
         if taken.row is None:
             await tell_user(deps, body, blocks.unknown_dispute(dispute_id))

@@ -7,7 +7,6 @@ the click carries, because Slack's trigger_id lasts only 3 seconds.
 
 from __future__ import annotations
 
-import json
 import logging
 from typing import Any
 
@@ -25,6 +24,7 @@ from bot.blocks.refunds import (
 )
 from bot.deps import Deps
 from bot.tell import tell_user
+from handlers import inputs
 from storage import refunds as store
 
 log = logging.getLogger(__name__)
@@ -39,11 +39,18 @@ _OOPS = (
 )
 
 
+NOT_A_REQUEST = (
+    "This button does not name a refund request I know, so nothing was done. "
+    "Use the buttons on the request in the approvals channel."
+)
+NOT_A_PAYMENT = (
+    "This button does not name a payment I can refund, so nothing was "
+    "requested. Use `/stripe refund pi_… [amount] [reason]` instead."
+)
+
+
 def _request_id(body: dict[str, Any]) -> int | None:
-    try:
-        return int(body["actions"][0]["value"])
-    except (KeyError, IndexError, TypeError, ValueError):
-        return None
+    return inputs.row_id(inputs.action_value(body))
 
 
 def register(app: AsyncApp, deps: Deps) -> None:
@@ -57,6 +64,7 @@ def register(app: AsyncApp, deps: Deps) -> None:
         """Approve: who may is checked here, at every click; then the refund."""
         request_id = _request_id(body)
         if request_id is None:
+            await tell_user(deps, body, NOT_A_REQUEST)
             return
         try:
             message = await refunds.approve(
@@ -77,6 +85,7 @@ def register(app: AsyncApp, deps: Deps) -> None:
         await ack()
         request_id = _request_id(body)
         if request_id is None:
+            await tell_user(deps, body, NOT_A_REQUEST)
             return
         user_id = str(body["user"]["id"])
         refusal = await refunds.deny_check(deps, request_id=request_id, user_id=user_id)
@@ -104,18 +113,17 @@ def register(app: AsyncApp, deps: Deps) -> None:
     ) -> None:
         """Refund… beside a payment: the request modal, filled from the button."""
         await ack()
-        try:
-            value = json.loads(body["actions"][0]["value"])
-            payment_id, currency = str(value["p"]), str(value["c"])
-            remaining = int(value["r"]) if value.get("r") is not None else None
-        except (KeyError, IndexError, TypeError, ValueError):
+        value = inputs.json_object(inputs.action_value(body)) or {}
+        payment_id = inputs.payment_id(value.get("p"))
+        currency = inputs.currency(value.get("c"))
+        remaining = inputs.amount(value.get("r"))
+        if (
+            payment_id is None
+            or currency is None
+            or (value.get("r") is not None and remaining is None)
+        ):
             log.warning("a Refund… button without a usable value")
-            await tell_user(
-                deps,
-                body,
-                "That Refund… button no longer works. Ask with "
-                "`/stripe refund <pi_… | ch_…>` instead.",
-            )
+            await tell_user(deps, body, NOT_A_PAYMENT)
             return
         channel = (body.get("channel") or {}).get("id") or (
             body.get("container") or {}

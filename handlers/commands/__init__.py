@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import unicodedata
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -67,6 +68,32 @@ def help_text(subcommands: Subcommands) -> str:
     return "\n".join(lines)
 
 
+# Longer than anything a sub-command takes (an email, an ID, an amount and a
+# reason), and short enough to say so at once.
+TEXT_MAX = 1000
+_ALLOWED_CONTROLS = frozenset("\t\n\r")
+
+
+def refuse_text(text: str) -> str | None:
+    """Why no sub-command can use this text (it never reaches Stripe); None if
+    it may."""
+    if any(
+        unicodedata.category(c) == "Cc" and c not in _ALLOWED_CONTROLS for c in text
+    ):
+        return (
+            "Your command has a control character in it (an invisible character "
+            "such as NUL, often pasted along with text), so nothing was looked "
+            "up. Type it again without it."
+        )
+    if len(text) > TEXT_MAX:
+        return (
+            f"That is too long for `/stripe` ({len(text):,} characters; at most "
+            f"{TEXT_MAX:,}), so nothing was looked up. `/stripe help` lists what "
+            "each command takes."
+        )
+    return None
+
+
 def register(app: AsyncApp, deps: Deps) -> None:
     """Register `/stripe`: ack at once, then the sub-command in a lazy listener."""
     # Each module adds its sub-commands, in the order `help` lists them.
@@ -77,10 +104,15 @@ def register(app: AsyncApp, deps: Deps) -> None:
         module.register(subcommands)
 
     async def ack_stripe(ack: AsyncAck, command: dict[str, Any]) -> None:
-        """Acknowledge within Slack's 3 s; `help` and typos are answered here."""
-        name, _, _ = str(command.get("text") or "").strip().partition(" ")
+        """Acknowledge within Slack's 3 s; `help`, typos and text no sub-command
+        could use are answered here."""
+        text = str(command.get("text") or "")
+        name, _, _ = text.strip().partition(" ")
         name = name.lower()
-        if name in ("", "help"):
+        refused = refuse_text(text)
+        if refused is not None:
+            await ack(response_type="ephemeral", text=refused)
+        elif name in ("", "help"):
             await ack(response_type="ephemeral", text=help_text(subcommands))
         elif subcommands.get(name) is None:
             await ack(
@@ -92,10 +124,11 @@ def register(app: AsyncApp, deps: Deps) -> None:
 
     async def run_stripe(respond: AsyncRespond, command: dict[str, Any]) -> None:
         """Run the sub-command after the ack; answers go to response_url."""
-        name, _, args = str(command.get("text") or "").strip().partition(" ")
+        text = str(command.get("text") or "")
+        name, _, args = text.strip().partition(" ")
         sub = subcommands.get(name.lower())
-        if sub is None:
-            return
+        if sub is None or refuse_text(text) is not None:
+            return  # the ack answered
         # Who may use it is checked once for every surface (bot.access).
         user_id = str(command.get("user_id"))
         ctx = CommandContext(

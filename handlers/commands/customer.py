@@ -7,13 +7,15 @@ from typing import TYPE_CHECKING
 import stripe
 
 from bot.blocks import escape
-from bot.blocks.customer import customer_answer, malformed, not_found
+from bot.blocks.customer import USAGE, customer_answer, malformed, not_found
 from bot.stripe_api import describe_error
 from bot.stripe_lookup import LookupKind, customer_lookup, parse_query
 
 if TYPE_CHECKING:
     from handlers.commands import CommandContext, Subcommands
 
+# Stripe's limit for a customer's email.
+EMAIL_MAX = 512
 _KINDS: frozenset[LookupKind] = frozenset(
     {"email", "customer", "payment_intent", "charge"}
 )
@@ -24,6 +26,12 @@ async def run_customer(ctx: CommandContext) -> None:
     query = parse_query(ctx.args, allowed=_KINDS)
     if query is None:
         await ctx.reply(malformed(ctx.args))
+        return
+    if query.kind == "email" and len(query.value) > EMAIL_MAX:
+        await ctx.reply(
+            f"That is too long for an email ({len(query.value):,} characters; "
+            f"Stripe keeps at most {EMAIL_MAX}), so nothing was looked up. {USAGE}"
+        )
         return
     try:
         lookup = await customer_lookup(ctx.deps, query)

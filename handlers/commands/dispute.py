@@ -58,6 +58,7 @@ async def dispute_list(ctx: CommandContext) -> None:
         total=total,
         in_review=in_review,
         now=ctx.deps.clock.now(),
+        synced=await disputes.first_sync_done(ctx.deps),
     )
     await ctx.reply(text, reply)
 

@@ -45,6 +45,7 @@ async def publish_home(deps: Deps, user_id: str) -> None:
         disputes_total=total,
         alerts=alerts,
         now=now,
+        disputes_synced=await dispute_domain.first_sync_done(deps),
     )
     await deps.slack.views_publish(user_id=user_id, view=view)
 

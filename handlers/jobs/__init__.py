@@ -19,3 +19,8 @@ def register(scheduler: AsyncIOScheduler, deps: Deps) -> None:
 def startup_tasks() -> list[Callable[[Deps], Awaitable[None]]]:
     """Work a crash may have left half-done, finished before serving."""
     return [*refunds.startup_tasks(), *disputes.startup_tasks()]
+
+
+def background_startup_tasks() -> list[Callable[[Deps], Awaitable[None]]]:
+    """Reads from Stripe begun at start-up that run while the server serves."""
+    return disputes.background_startup_tasks()

@@ -11,7 +11,6 @@ from handlers.stripe_events import alerts
 # edited to show the new state), so one dispute's history stays in one place and
 # our own evidence saves (`updated`) don't fill the channel. The ones that move
 # money or end the dispute are also shown in the channel.
-LATER_EVENTS = tuple(t for t in disputes.EVENT_TYPES if t != disputes.CREATED_EVENT)
 SHOWN_IN_CHANNEL = frozenset(
     {
         "charge.dispute.closed",
@@ -30,13 +29,13 @@ async def apply_dispute_event(ctx: EventContext) -> None:
     applied = await disputes.on_event(
         ctx.session, ctx.deps.settings, ctx.event, alert_key=key, now=ctx.now
     )
-    if ctx.type == disputes.CREATED_EVENT:
-        return
+    if applied.row.alert_key == key:
+        return  # this event's alert is the card itself
+    # A `created` too, when reconcile or an earlier event posted the card.
     alert = build_alert(ctx.event, now=ctx.now)
     if alert is None:
         return
-    # Under the same key as a top-level alert would be: when this event's own
-    # card was posted just now (the bot had none), this adds nothing.
+    # Under the same key as a top-level alert would be: at most one per event.
     await disputes.note(
         ctx.session,
         ctx.deps.settings,
@@ -60,25 +59,17 @@ def _from_event_alone(ctx: EventContext) -> Alert | None:
 
 
 def _in_thread(ctx: EventContext) -> Alert | None:
-    """No top-level alert: `apply_dispute_event` replies in the card's thread
-    (a dispute with no ID has no card, so it gets the plain alert)."""
+    """No top-level alert: `apply_dispute_event` posts the card or replies in
+    its thread (a dispute with no ID has no card, so it gets the plain alert)."""
     return None if _has_id(ctx) else _from_event_alone(ctx)
-
-
-def dispute_alert(ctx: EventContext) -> Alert | None:
-    """The card for `charge.dispute.created`, from the event alone."""
-    # `apply_dispute_event` runs first and queues the card built from the
-    # stored row under the same key; this one is the fallback.
-    if not _has_id(ctx):
-        return _from_event_alone(ctx)
-    row = disputes.transient_row(ctx.obj, now=ctx.now)
-    return disputes.build_alert(row, now=ctx.now, event_id=ctx.id)
 
 
 def register(router: EventRouter) -> None:
     """Add this module's event handlers."""
     for event_type in disputes.EVENT_TYPES:
         router.add(event_type, apply_dispute_event)
-    alerts.use_builder(disputes.CREATED_EVENT, dispute_alert)
-    for event_type in LATER_EVENTS:
+    # `apply_dispute_event` posts the card (once per dispute, whichever of an
+    # event or reconcile finds it first) and the thread replies; a generic
+    # alert for `created` would be a second card when reconcile came first.
+    for event_type in disputes.EVENT_TYPES:
         alerts.use_builder(event_type, _in_thread)

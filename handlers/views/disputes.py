@@ -22,10 +22,19 @@ from bot.evidence_files import (
     fetch_checked,
     file_info,
 )
+from handlers import inputs
 from handlers.dispute_answers import ACCEPT, SUBMIT, Answer
 from storage.models import Dispute
 
 log = logging.getLogger(__name__)
+
+# The dispute's ID, which the form was opened with.
+_META = "private_metadata"
+FORM_LOST = (
+    "This form no longer says which dispute it is for, so I can't use it. "
+    "Nothing was saved, submitted or accepted. Close it and open the dispute "
+    "again from its card or with `/stripe dispute dp_…`."
+)
 
 # Of Slack's 3 s for a view_submission answer, what downloading files to check
 # their bytes may use; slower downloads are checked after the answer instead.
@@ -38,15 +47,20 @@ def _form_values(
     """(text per evidence field, [(field, Slack file ID)]) from a submitted form."""
     texts: dict[str, str] = {}
     attached: list[tuple[str, str]] = []
-    for actions in view.get("state", {}).get("values", {}).values():
+    values = (view.get("state") or {}).get("values") or {}
+    for actions in values.values() if isinstance(values, dict) else ():
+        # Anything not shaped like Slack's block state is skipped, not a 500.
+        if not isinstance(actions, dict):
+            continue
         for name, state in actions.items():
-            if name not in disputes.EVIDENCE_FIELDS:
+            if name not in disputes.EVIDENCE_FIELDS or not isinstance(state, dict):
                 continue
             if state.get("type") == "file_input":
+                files = state.get("files")
                 attached += [
                     (name, str(f["id"]))
-                    for f in state.get("files") or []
-                    if f.get("id")
+                    for f in (files if isinstance(files, list) else [])
+                    if isinstance(f, dict) and f.get("id")
                 ]
             elif name not in disputes.FILE_FIELDS:
                 texts[name] = str(state.get("value") or "").strip()
@@ -89,7 +103,10 @@ async def _confirm(
     """Permission checked again; claim the one answer (the loser hears who
     won), answer Slack, then make the Stripe call and show its outcome."""
     title = answer.title
-    user, dispute_id = str(body["user"]["id"]), str(view["private_metadata"])
+    user, dispute_id = str(body["user"]["id"]), inputs.dispute_id(view.get(_META))
+    if dispute_id is None:
+        await ack(response_action="update", view=blocks.info_modal(title, FORM_LOST))
+        return
     if not await answer.allowed(deps, user):
         await ack(
             response_action="update",
@@ -124,9 +141,18 @@ def register(app: AsyncApp, deps: Deps) -> None:
         """Refuse files Stripe would not take, then stage the evidence after the ack."""
         started = time.monotonic()
         title = "Dispute evidence"
-        user, dispute_id = str(body["user"]["id"]), str(view["private_metadata"])
+        user, dispute_id = str(body["user"]["id"]), inputs.dispute_id(view.get(_META))
+        if dispute_id is None:
+            await ack(
+                response_action="update", view=blocks.info_modal(title, FORM_LOST)
+            )
+            return
         texts, attached = _form_values(view)
-        errors: dict[str, str] = {}
+        errors: dict[str, str] = {
+            blocks.input_block_id(name): inputs.CONTROL_CHARACTER
+            for name, text in texts.items()
+            if inputs.has_control_character(text)
+        }
         files: list[tuple[str, SlackFile]] = []
         for name, file_id in attached:
             try:

@@ -8,7 +8,6 @@ modal (or, without one, by DM through the outbox).
 
 from __future__ import annotations
 
-import json
 import logging
 import uuid
 from typing import Any
@@ -19,6 +18,7 @@ from slack_sdk.webhook.async_client import AsyncWebhookClient
 
 from bot import refunds
 from bot.blocks import escape
+from bot.blocks.disputes import info_modal
 from bot.blocks.refunds import (
     AMOUNT_INPUT,
     DENY_CALLBACK,
@@ -31,17 +31,46 @@ from bot.blocks.refunds import (
 from bot.deps import Deps
 from bot.money import AmountError, format_amount, parse_refund_amount
 from bot.stripe_api import describe_error
+from handlers import inputs
 from storage import outbox
 
 log = logging.getLogger(__name__)
 
 
+REQUEST_FORM_LOST = (
+    "This form no longer says which payment it is for, so I can't use it. "
+    "Nothing was requested. Close it and start again with the payment's "
+    "Refund… button or `/stripe refund pi_… [amount] [reason]`."
+)
+DENY_FORM_LOST = (
+    "This form no longer says which refund request it is for, so I can't use "
+    "it. Nothing was denied. Close it and press Deny… on the request again."
+)
+
+
 def _metadata(view: dict[str, Any]) -> dict[str, Any]:
-    try:
-        data = json.loads(view.get("private_metadata") or "{}")
-    except ValueError:
-        return {}
-    return data if isinstance(data, dict) else {}
+    return inputs.json_object(view.get("private_metadata")) or {}
+
+
+def _request_meta(view: dict[str, Any]) -> dict[str, Any] | None:
+    """What the request modal was opened with: payment, currency, what is left
+    (None: unknown), channel and response_url; None if any of it is unusable."""
+    meta = _metadata(view)
+    payment_id = inputs.payment_id(meta.get("p"))
+    currency = inputs.currency(meta.get("c"))
+    left = meta.get("r")
+    if payment_id is None or currency is None:
+        return None
+    if left is not None and inputs.amount(left) is None:
+        return None
+    channel, url = meta.get("ch"), meta.get("u")
+    return {
+        "p": payment_id,
+        "c": currency,
+        "r": left,
+        "ch": channel if isinstance(channel, str) else None,
+        "u": url if isinstance(url, str) else None,
+    }
 
 
 def _value(view: dict[str, Any], block: str) -> str | None:
@@ -53,10 +82,11 @@ def _value(view: dict[str, Any], block: str) -> str | None:
     return raw.strip() or None if isinstance(raw, str) else None
 
 
-def request_form(view: dict[str, Any]) -> tuple[refunds.RefundArgs, dict[str, str]]:
+def request_form(
+    view: dict[str, Any], meta: dict[str, Any]
+) -> tuple[refunds.RefundArgs, dict[str, str]]:
     """The request the modal describes, and errors by field (empty if none)."""
-    meta = _metadata(view)
-    currency = str(meta.get("c") or "usd")
+    currency = str(meta["c"])
     amount_text = _value(view, AMOUNT_INPUT)
     reason = _value(view, REASON_INPUT)
     errors: dict[str, str] = {}
@@ -73,8 +103,11 @@ def request_form(view: dict[str, Any]) -> tuple[refunds.RefundArgs, dict[str, st
                 )
     if reason is not None and reason not in STRIPE_REASONS:
         errors[REASON_INPUT] = "Pick one of the reasons in the list."
+    for block in (AMOUNT_INPUT, NOTE_INPUT):
+        if inputs.has_control_character(_value(view, block) or ""):
+            errors[block] = inputs.CONTROL_CHARACTER
     args = refunds.RefundArgs(
-        payment_id=str(meta.get("p") or ""),
+        payment_id=str(meta["p"]),
         amount_text=amount_text,
         reason=reason,
         note=_value(view, NOTE_INPUT),
@@ -108,7 +141,14 @@ def register(app: AsyncApp, deps: Deps) -> None:
 
     async def ack_request(ack: AsyncAck, view: dict[str, Any]) -> None:
         """Show form errors beside their fields; else close the modal."""
-        _, errors = request_form(view)
+        meta = _request_meta(view)
+        if meta is None:
+            await ack(
+                response_action="update",
+                view=info_modal("Request a refund", REQUEST_FORM_LOST),
+            )
+            return
+        _, errors = request_form(view, meta)
         if errors:
             await ack(response_action="errors", errors=errors)
         else:
@@ -116,16 +156,18 @@ def register(app: AsyncApp, deps: Deps) -> None:
 
     async def submit_request(body: dict[str, Any], view: dict[str, Any]) -> None:
         """Check the payment in Stripe and ask the approvers."""
-        args, errors = request_form(view)
-        if errors or not args.payment_id:
+        meta = _request_meta(view)
+        if meta is None:
+            return  # the ack said so
+        args, errors = request_form(view, meta)
+        if errors:
             return
-        meta = _metadata(view)
         user_id = str(body["user"]["id"])
         try:
             text = await refunds.request_refund(
                 deps,
                 user_id=user_id,
-                channel_id=meta.get("ch") if isinstance(meta.get("ch"), str) else None,
+                channel_id=meta["ch"],
                 args=args,
             )
         except refunds.Refused as exc:
@@ -144,7 +186,17 @@ def register(app: AsyncApp, deps: Deps) -> None:
 
     async def ack_deny(ack: AsyncAck, view: dict[str, Any]) -> None:
         """A denial needs a reason the requester can read."""
-        if _value(view, DENY_REASON_INPUT) is None:
+        if inputs.row_id(_metadata(view).get("r")) is None:
+            await ack(
+                response_action="update",
+                view=info_modal("Deny refund", DENY_FORM_LOST),
+            )
+        elif inputs.has_control_character(_value(view, DENY_REASON_INPUT) or ""):
+            await ack(
+                response_action="errors",
+                errors={DENY_REASON_INPUT: inputs.CONTROL_CHARACTER},
+            )
+        elif _value(view, DENY_REASON_INPUT) is None:
             await ack(
                 response_action="errors",
                 errors={DENY_REASON_INPUT: "Say why, for the person who asked."},
@@ -156,9 +208,9 @@ def register(app: AsyncApp, deps: Deps) -> None:
         """Deny the request (a manager only, checked again here)."""
         reason = _value(view, DENY_REASON_INPUT)
         meta = _metadata(view)
-        request_id = meta.get("r")
-        if reason is None or not isinstance(request_id, int):
-            return
+        request_id = inputs.row_id(meta.get("r"))
+        if reason is None or request_id is None or inputs.has_control_character(reason):
+            return  # the ack said so
         user_id = str(body["user"]["id"])
         try:
             message = await refunds.deny(

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import hmac
+import io
 import json
 import time
 from dataclasses import replace
@@ -22,6 +25,7 @@ from tests.conftest import FAST, AppFactory
 from tests.fakes.slack import FakeSlack
 from tests.support import (
     GROUP_CHANNEL,
+    WEBHOOK_SECRET,
     WEBHOOK_SECRET_NEXT,
     charge,
     event,
@@ -266,3 +270,105 @@ async def test_a_processing_backlog_does_not_hold_back_the_next_200(
     while len(processed) < len(everything) and time.monotonic() < deadline:
         await asyncio.sleep(0.02)
     assert sorted(processed) == everything
+
+
+# -- bodies that are not a Stripe event ------------------------------------------
+
+
+def _sign_raw(payload: bytes, secret: str = WEBHOOK_SECRET) -> dict[str, str]:
+    """Stripe's v1 signature over the exact bytes (whatever they are)."""
+    ts = int(time.time())
+    mac = hmac.new(secret.encode(), f"{ts}.".encode() + payload, hashlib.sha256)
+    return {
+        "Stripe-Signature": f"t={ts},v1={mac.hexdigest()}",
+        "Content-Type": "application/json",
+    }
+
+
+def _with(**changes: Any) -> bytes:
+    """A good event with top-level keys replaced (None: removed)."""
+    evt = event("charge.succeeded")
+    for key, value in changes.items():
+        if value is None:
+            evt.pop(key)
+        else:
+            evt[key] = value
+    return json.dumps(evt).encode()
+
+
+def _good() -> str:
+    return json.dumps(event("charge.succeeded"))
+
+
+_DEEP = 100_000  # nesting past Python's recursion limit, well under 1 MB
+
+NOT_EVENTS: list[tuple[str, Any, str]] = [
+    (
+        "latin-1 byte",
+        lambda: _good().replace('"event"', '"\xe9vent"').encode("latin-1"),
+        "UTF-8",
+    ),
+    ("UTF-16", lambda: _good().encode("utf-16"), "UTF-8"),
+    ("UTF-8 with a BOM", lambda: b"\xef\xbb\xbf" + _good().encode(), "not JSON"),
+    ("not JSON", lambda: b"hello", "not JSON"),
+    ("a JSON array", lambda: b"[]", "not a JSON object"),
+    ("a JSON string", lambda: b'"evt_1"', "not a JSON object"),
+    (
+        "nested too deep",
+        lambda: (
+            b'{"id": "evt_1", "type": "x.y", "data": {"object": '
+            + b"[" * _DEEP
+            + b"]" * _DEEP
+            + b"}}"
+        ),
+        "not JSON",
+    ),
+    ("no id", lambda: _with(id=None), "`id`"),
+    ("numeric id", lambda: _with(id=123), "`id`"),
+    ("null id", lambda: _with(id=False), "`id`"),
+    ("id with a NUL", lambda: _with(id="evt_1\u0000"), "`id`"),
+    ("id too long", lambda: _with(id="evt_" + "a" * 300), "`id`"),
+    ("no type", lambda: _with(type=None), "`type`"),
+    ("type not a string", lambda: _with(type=["charge.succeeded"]), "`type`"),
+    ("type with a NUL", lambda: _with(type="charge.\u0000"), "`type`"),
+    (
+        "object id with a NUL",
+        lambda: _with(data={"object": {"id": "ch_\u0000", "object": "charge"}}),
+        "`data.object.id`",
+    ),
+    ("created a string", lambda: _with(created="yesterday"), "`created`"),
+    ("created too big", lambda: _with(created=10**30), "`created`"),
+    (
+        "created infinite",
+        lambda: _good().replace('"created": ', '"created": 1e999, "x": ').encode(),
+        "`created`",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("label", "body", "says"), NOT_EVENTS, ids=[c[0] for c in NOT_EVENTS]
+)
+async def test_a_signed_body_that_is_not_a_stripe_event_gets_400_saying_why(
+    client: Client, deps: Deps, label: str, body: Any, says: str
+) -> None:
+    payload: bytes = body()
+    resp = await client.post(
+        "/stripe/webhook", data=payload, headers=_sign_raw(payload)
+    )
+    assert resp.status == 400, (label, await resp.text())
+    assert says in (await resp.json())["error"]
+    assert await stored_count(deps) == 0
+    # The endpoint still takes the next good delivery.
+    assert (await post_event(client, event("charge.succeeded"))).status == 200
+
+
+async def test_a_body_over_one_megabyte_gets_413_and_is_not_stored(
+    client: Client, deps: Deps
+) -> None:
+    evt = event("charge.succeeded", charge(description="x" * (1024**2 + 1)))
+    body, headers = signed(evt)
+    resp = await client.post("/stripe/webhook", data=io.BytesIO(body), headers=headers)
+    assert resp.status == 413
+    assert "exceeded" in await resp.text()
+    assert await stored_count(deps) == 0
