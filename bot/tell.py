@@ -34,7 +34,13 @@ def _user(body: dict[str, Any]) -> str | None:
     user = body.get("user")
     if isinstance(user, dict):
         return str(user["id"]) if user.get("id") else None
-    return str(body["user_id"]) if body.get("user_id") else None
+    if body.get("user_id"):
+        return str(body["user_id"])
+    # An Events API envelope (App Home, link_shared): the person is the event's.
+    event = body.get("event")
+    if isinstance(event, dict) and isinstance(event.get("user"), str):
+        return str(event["user"])
+    return None
 
 
 async def tell_user(deps: Deps, body: dict[str, Any], text: str) -> None:
