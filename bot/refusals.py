@@ -12,3 +12,19 @@ from __future__ import annotations
 class Refused(Exception):
     """Something the bot will not do; `bot.blocks.refusals.refusal_text` says
     why and what to do instead. Nothing was changed."""
+
+
+class NotAManager(Refused):
+    """Only managers (MANAGER_USER_IDS, MANAGER_USERGROUP) may do this."""
+
+    def __init__(self, action: str) -> None:
+        super().__init__(action)
+        self.action = action  # what they tried, e.g. "approve refunds"
+
+
+class RefundRefused(Refused):
+    """A refund that will not be asked for or made (cases in bot.refunds)."""
+
+
+class DisputeRefused(Refused):
+    """A dispute action that will not be taken (cases in bot.disputes)."""

@@ -11,7 +11,7 @@ from bot.blocks import refusals as words
 from bot.blocks.refusals import APOLOGY
 from bot.deps import Deps
 from bot.logs import ScrubFilter, correlation_id
-from bot.refusals import Refused
+from bot.refusals import NotAManager, Refused
 from handlers.failures import tell_on_failure
 from tests.fakes.slack import FakeSlack
 
@@ -98,3 +98,20 @@ def test_a_listener_that_cannot_say_who_asked_is_refused_at_registration(
 
     with pytest.raises(TypeError, match="must take `body`"):
         tell_on_failure(deps, "x")(listener)
+
+
+async def test_not_a_manager_names_what_only_managers_may_do(
+    deps: Deps, fake_slack: FakeSlack
+) -> None:
+    url = fake_slack.response_url()
+
+    @tell_on_failure(deps, "accept click")
+    async def listener(body: Json) -> None:
+        raise NotAManager("accept disputes")
+
+    await listener(body={"response_url": url, "user": {"id": "U_AGENT"}})
+    (answer,) = await fake_slack.wait_for_response(url)
+    assert answer["text"] == (
+        "Only managers can accept disputes (MANAGER_USER_IDS or the "
+        "MANAGER_USERGROUP). Nothing was changed."
+    )
