@@ -317,22 +317,24 @@ async def request_refund(
             )
         req = await store.create_request(
             session,
-            payment_id=args.payment_id,
-            charge_id=payment.charge_id,
-            payment_intent_id=payment.payment_intent_id,
-            customer_id=payment.customer_id,
-            customer_label=payment.customer_label,
-            amount=amount,
-            currency=payment.currency,
-            payment_amount=payment.amount,
-            reason=args.reason,
-            note=args.note,
-            livemode=payment.livemode,
-            requested_by=user_id,
-            requested_in=channel_id,
-            # Random, not the row id: a database restored or rebuilt against the
-            # same Stripe account must never replay another request's refund.
-            idempotency_key=f"stripe-ops-refund-{uuid.uuid4().hex}",
+            new=store.NewRefundRequest(
+                payment_id=args.payment_id,
+                charge_id=payment.charge_id,
+                payment_intent_id=payment.payment_intent_id,
+                customer_id=payment.customer_id,
+                customer_label=payment.customer_label,
+                amount=amount,
+                currency=payment.currency,
+                payment_amount=payment.amount,
+                reason=args.reason,
+                note=args.note,
+                livemode=payment.livemode,
+                requested_by=user_id,
+                requested_in=channel_id,
+                # Random, not the row id: a database restored or rebuilt against the
+                # same Stripe account must never replay another request's refund.
+                idempotency_key=f"stripe-ops-refund-{uuid.uuid4().hex}",
+            ),
             now=now,
             ttl_seconds=settings.REFUND_APPROVAL_TTL_HOURS * 3600.0,
         )
@@ -373,7 +375,7 @@ async def request_refund(
 
 def _already(req: RefundRequest, now: float) -> str:
     by = user(req.decided_by)
-    if req.status in (store.APPROVED, store.SUCCEEDED, store.FAILED):
+    if req.status in store.APPROVED_STATUSES:
         return f"Refund request #{req.id} was already approved by {by}."
     if req.status == store.DENIED:
         return f"Refund request #{req.id} was already denied by {by}."
