@@ -8,7 +8,9 @@ import stripe
 
 from bot.blocks import escape
 from bot.blocks.refunds import refunds_answer
-from bot.refunds import Refused, parse_refund_args, request_refund
+from bot.blocks.refusals import refusal_text
+from bot.refunds import parse_refund_args, request_refund
+from bot.refusals import Refused
 from bot.stripe_api import describe_error
 from bot.stripe_lookup import LookupKind, parse_query, refunds_lookup
 
@@ -29,11 +31,8 @@ async def run_refund(ctx: CommandContext) -> None:
         answer = await request_refund(
             ctx.deps, user_id=ctx.user_id, channel_id=ctx.channel_id, args=args
         )
-    except Refused as exc:
-        await ctx.reply(f":no_entry_sign: {exc}")
-        return
-    except stripe.StripeError as exc:
-        await ctx.reply(f"Nothing was requested: {escape(describe_error(exc))}")
+    except Refused as refused:
+        await ctx.reply(f":no_entry_sign: {refusal_text(refused)}")
         return
     await ctx.reply(answer)
 
