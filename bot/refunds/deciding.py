@@ -26,6 +26,14 @@ from storage.models import RefundRequest
 Decision = Literal["approve", "deny"]
 
 
+async def _load(session: AsyncSession, request_id: int) -> RefundRequest:
+    """The request to decide on, or UnknownRequest."""
+    req = await store.get_request(session, request_id=request_id)
+    if req is None:
+        raise UnknownRequest(request_id)
+    return req
+
+
 async def _refusal(
     session: AsyncSession,
     req: RefundRequest,
@@ -70,9 +78,7 @@ async def _decide(
     manager = await is_manager(deps, user_id)
     async with deps.sessions() as session, session.begin():
         now = deps.clock.now()
-        req = await store.get_request(session, request_id=request_id)
-        if req is None:
-            raise UnknownRequest(request_id)
+        req = await _load(session, request_id)
         refused = await _refusal(
             session, req, user_id=user_id, what=what, manager=manager, now=now
         )
@@ -146,9 +152,7 @@ async def deny_check(deps: Deps, *, request_id: int, user_id: str) -> RefundRequ
     manager = await is_manager(deps, user_id)
     async with deps.sessions() as session, session.begin():
         now = deps.clock.now()
-        req = await store.get_request(session, request_id=request_id)
-        if req is None:
-            raise UnknownRequest(request_id)
+        req = await _load(session, request_id)
         refused = await _refusal(
             session, req, user_id=user_id, what="deny", manager=manager, now=now
         )

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.blocks.refunds import failure_text, refund_event_reply
 from bot.deps import Deps
 from bot.refunds.messages import (
-    audit_subject,
+    audit_refund,
     queue_request_edit,
     queue_thread_reply,
     reload_request,
@@ -19,7 +19,6 @@ from bot.refunds.messages import (
 from bot.refunds.outcomes import REFUND_ENDED, record_refund
 from bot.refunds.refunding import REQUEST_KEY_METADATA
 from bot.stripe_lookup import refund_from
-from storage import audit
 from storage import refunds as store
 from storage.models import RefundRequest
 
@@ -92,20 +91,13 @@ async def apply_refund_event(
     )
     if not changed:
         return True
-    await audit.record(
+    await audit_refund(
         session,
-        actor="stripe",
+        req,
+        refund,
         action="refund.failed" if failed_now else "refund.updated",
-        subject=audit_subject(req.id),
         now=now,
-        amount=refund.amount,
-        currency=refund.currency,
-        details={
-            "refund": refund.id,
-            "refund_status": refund.status,
-            "failure_reason": refund.failure_reason,
-            "event": event_id,
-        },
+        details={"failure_reason": refund.failure_reason, "event": event_id},
     )
     req = await reload_request(session, req.id)
     await queue_thread_reply(

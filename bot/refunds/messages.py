@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.blocks.refunds import outcome_dm, request_message
 from bot.deps import Deps
+from bot.stripe_lookup import RefundInfo
 from storage import audit, outbox
 from storage import refunds as store
 from storage.models import RefundRequest
@@ -49,6 +50,29 @@ async def audit_request(
         amount=req.amount,
         currency=req.currency,
         details=details,
+    )
+
+
+async def audit_refund(
+    session: AsyncSession,
+    req: RefundRequest,
+    refund: RefundInfo,
+    *,
+    action: str,
+    now: float,
+    details: dict[str, Any],
+) -> None:
+    """Stripe's entry about the request's refund, with the refund's own amount
+    (what Stripe holds, not what was asked for)."""
+    await audit.record(
+        session,
+        actor="stripe",
+        action=action,
+        subject=audit_subject(req.id),
+        now=now,
+        amount=refund.amount,
+        currency=refund.currency,
+        details={"refund": refund.id, "refund_status": refund.status, **details},
     )
 
 

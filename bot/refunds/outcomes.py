@@ -17,15 +17,14 @@ from bot.blocks.refund_refusals import unrefunded_text
 from bot.blocks.refunds import failure_text
 from bot.deps import Deps
 from bot.refunds.messages import (
+    audit_refund,
     audit_request,
-    audit_subject,
     queue_request_edit,
     reload_request,
 )
 from bot.refusals import RefundRefused
 from bot.stripe_api import describe_error
 from bot.stripe_lookup import RefundInfo
-from storage import audit
 from storage import refunds as store
 from storage.models import RefundRequest
 
@@ -65,18 +64,13 @@ async def record_refund(
         failure_message=failure_text(refund.failure_reason) if failed else None,
     ):
         return None
-    # The refund's own amount, which is what Stripe holds.
-    await audit.record(
+    await audit_refund(
         session,
-        actor="stripe",
+        req,
+        refund,
         action=f"refund.{status}",
-        subject=audit_subject(req.id),
         now=now,
-        amount=refund.amount,
-        currency=refund.currency,
         details={
-            "refund": refund.id,
-            "refund_status": refund.status,
             "charge": req.charge_id,
             "approved_by": req.decided_by,
             "idempotency_key": req.idempotency_key,
