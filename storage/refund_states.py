@@ -25,6 +25,8 @@ EXPIRED = "expired"
 OPEN_STATUSES = (PENDING, APPROVED)
 # Requests a manager approved, whatever Stripe made of them since.
 APPROVED_STATUSES = (APPROVED, SUCCEEDED, FAILED)
+# Stripe's refund statuses in which no money went back to the customer.
+REFUND_ENDED = ("failed", "canceled")
 
 
 async def change_request(

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from bot.blocks import dashboard_url, escape, link
 from bot.money import format_amount
+from storage import refunds as store
 from storage.models import RefundRequest
 
 # Action and callback IDs: the handlers register on these.
@@ -95,7 +96,7 @@ def arn_sentence(
     destination_type: str | None = "card",
 ) -> str | None:
     """What support can tell a customer whose bank cannot find the refund."""
-    if status in ("failed", "canceled"):
+    if status in store.REFUND_ENDED:
         return None
     if destination_type not in (None, "card"):
         return (

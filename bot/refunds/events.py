@@ -16,7 +16,7 @@ from bot.refunds.messages import (
     queue_thread_reply,
     reload_request,
 )
-from bot.refunds.outcomes import REFUND_ENDED, record_refund
+from bot.refunds.outcomes import record_refund
 from bot.refunds.refunding import REQUEST_KEY_METADATA
 from bot.stripe_lookup import refund_from
 from storage import refunds as store
@@ -78,7 +78,7 @@ async def apply_refund_event(
     changed = refund.status != req.refund_status or (
         refund.reference is not None and refund.reference != req.refund_reference
     )
-    failed_now = refund.status in REFUND_ENDED and req.status == store.SUCCEEDED
+    failed_now = refund.status in store.REFUND_ENDED and req.status == store.SUCCEEDED
     await store.set_refund_state(
         session,
         request_id=req.id,

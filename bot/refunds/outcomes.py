@@ -33,9 +33,6 @@ log = logging.getLogger(__name__)
 RETRY_BASE_SECONDS = 30.0
 RETRY_CAP_SECONDS = 1800.0
 
-# Refund statuses in which no money went back (Stripe's words).
-REFUND_ENDED = ("failed", "canceled")
-
 
 async def record_refund(
     deps: Deps,
@@ -50,7 +47,7 @@ async def record_refund(
     with the message edit and the requester's DM; None if another caller
     recorded it."""
     assert req.id is not None
-    failed = refund.status in REFUND_ENDED
+    failed = refund.status in store.REFUND_ENDED
     status = store.FAILED if failed else store.SUCCEEDED
     if not await store.record_refund(
         session,
