@@ -31,6 +31,26 @@ from bot.stripe_lookup import Payment, RefundInfo, RefundsLookup
 
 _REFUNDS_SHOWN = MESSAGE_BLOCKS_MAX - 4
 
+REFUNDS_USAGE = (
+    "Write it as `/stripe refunds &lt;pi_… | ch_… | re_…&gt;`, e.g. "
+    "`/stripe refunds pi_3Abc…`."
+)
+
+
+def refunds_malformed(text: str) -> str:
+    """`/stripe refunds` with no ID, or not a payment or refund ID."""
+    what = f"`{escape(text)}` is not" if text else "That needs"
+    return f"{what} a payment or refund ID. {REFUNDS_USAGE}"
+
+
+def refunds_not_found(object_id: str) -> str:
+    return f"Stripe has nothing with the ID `{escape(object_id)}`. {REFUNDS_USAGE}"
+
+
+def refunds_unreadable(stripe_message: str) -> str:
+    """Stripe did not answer (bot.stripe_api.describe_error's words)."""
+    return f"Stripe did not give me the refunds: {escape(stripe_message)}"
+
 
 def _refund_line(refund: RefundInfo, livemode: bool) -> str:
     head = (
