@@ -22,17 +22,13 @@ from bot.blocks.refunds import (
     deny_modal,
     refund_modal,
 )
+from bot.blocks.refusals import NO_MODAL
 from bot.deps import Deps
 from bot.tell import tell_user
 from handlers import inputs
 from handlers.failures import tell_on_failure
 
 log = logging.getLogger(__name__)
-
-_NO_MODAL = (
-    "Slack did not open the form (the click took too long to reach stripe-ops). "
-    "Nothing was changed; click the button again."
-)
 
 
 NOT_A_REQUEST = (
@@ -92,7 +88,7 @@ def register(app: AsyncApp, deps: Deps) -> None:
             )
         except SlackApiError as exc:
             log.warning("could not open the deny modal: %s", exc.response.get("error"))
-            await tell_user(deps, body, _NO_MODAL)
+            await tell_user(deps, body, NO_MODAL)
 
     app.action(DENY_ACTION)(deny_clicked)
 
@@ -136,6 +132,6 @@ def register(app: AsyncApp, deps: Deps) -> None:
             )
         except SlackApiError as exc:
             log.warning("could not open the refund form: %s", exc.response.get("error"))
-            await tell_user(deps, body, _NO_MODAL)
+            await tell_user(deps, body, NO_MODAL)
 
     app.action(OPEN_MODAL_ACTION)(refund_clicked)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp
@@ -20,8 +19,6 @@ from bot.blocks.home import (
 from bot.deps import Deps
 from handlers.failures import tell_on_failure
 from storage import home as store
-
-log = logging.getLogger(__name__)
 
 
 async def publish_home(deps: Deps, user_id: str) -> None:
