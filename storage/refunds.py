@@ -9,24 +9,66 @@ A refund Stripe holds for a request is recorded from any state.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from dataclasses import asdict, dataclass
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from storage.common import rowcount
 from storage.models import OutboxMessage, RefundRequest
+from storage.refund_attempts import (
+    approved_ids,
+    claim_attempt,
+    fail_unrefunded,
+    record_refund,
+    retry_later,
+    set_refund_state,
+)
+from storage.refund_states import (
+    APPROVED,
+    APPROVED_STATUSES,
+    DENIED,
+    EXPIRED,
+    FAILED,
+    OPEN_STATUSES,
+    PENDING,
+    REFUND_ENDED,
+    SUCCEEDED,
+    attempt_values,
+    change_request,
+)
 
-PENDING = "pending"
-APPROVED = "approved"
-SUCCEEDED = "succeeded"
-FAILED = "failed"
-DENIED = "denied"
-EXPIRED = "expired"
-
-# Requests whose money may still leave: they count against what is left.
-OPEN_STATUSES = (PENDING, APPROVED)
+__all__ = [
+    "APPROVED",
+    "APPROVED_STATUSES",
+    "DENIED",
+    "EXPIRED",
+    "FAILED",
+    "OPEN_STATUSES",
+    "PENDING",
+    "REFUND_ENDED",
+    "SUCCEEDED",
+    "NewRefundRequest",
+    "approve",
+    "approved_ids",
+    "claim_attempt",
+    "create_request",
+    "deny",
+    "expire",
+    "expired_ids",
+    "fail_unrefunded",
+    "find_for_refund",
+    "get_request",
+    "lock_charge",
+    "mark_reminded",
+    "message_channel",
+    "message_key",
+    "open_amount_on_charge",
+    "record_refund",
+    "reminder_ids",
+    "retry_later",
+    "set_refund_state",
+]
 
 # The first key of PostgreSQL advisory locks on a charge (`lock_charge`): keeps
 # them apart from any other use of advisory locks. "rfnd" in ASCII.
@@ -38,45 +80,38 @@ def message_key(request_id: int) -> str:
     return f"refund_request:{request_id}"
 
 
+@dataclass(frozen=True, kw_only=True)
+class NewRefundRequest:
+    """What an agent asked for, checked against the payment in Stripe."""
+
+    payment_id: str
+    charge_id: str
+    payment_intent_id: str | None
+    customer_id: str | None
+    customer_label: str | None
+    amount: int  # minor units of `currency`
+    currency: str
+    payment_amount: int
+    reason: str | None
+    note: str | None
+    livemode: bool
+    requested_by: str
+    requested_in: str | None
+    idempotency_key: str
+
+
 async def create_request(
-    session: AsyncSession,
-    *,
-    payment_id: str,
-    charge_id: str,
-    payment_intent_id: str | None,
-    customer_id: str | None,
-    customer_label: str | None,
-    amount: int,
-    currency: str,
-    payment_amount: int,
-    reason: str | None,
-    note: str | None,
-    livemode: bool,
-    requested_by: str,
-    requested_in: str | None,
-    idempotency_key: str,
-    now: float,
-    ttl_seconds: float,
+    session: AsyncSession, *, new: NewRefundRequest, now: float, ttl_seconds: float
 ) -> RefundRequest:
     """Add a pending request; its id and message key are set on return."""
     row = RefundRequest(
-        status=PENDING,
-        payment_id=payment_id,
-        charge_id=charge_id,
-        payment_intent_id=payment_intent_id,
-        customer_id=customer_id,
-        customer_label=customer_label,
-        amount=amount,
-        currency=currency.lower(),
-        payment_amount=payment_amount,
-        reason=reason,
-        note=note,
-        livemode=livemode,
-        requested_by=requested_by,
-        requested_in=requested_in,
-        requested_at=now,
-        expires_at=now + ttl_seconds,
-        idempotency_key=idempotency_key,
+        **asdict(new)
+        | {
+            "status": PENDING,
+            "currency": new.currency.lower(),
+            "requested_at": now,
+            "expires_at": now + ttl_seconds,
+        }
     )
     session.add(row)
     await session.flush()
@@ -119,19 +154,6 @@ async def open_amount_on_charge(
     return sum(r[1] for r in rows), [r[0] for r in rows if r[0] is not None]
 
 
-async def _change(
-    session: AsyncSession, request_id: int, where: list[Any], values: dict[str, Any]
-) -> bool:
-    result = await session.execute(
-        update(RefundRequest)
-        .where(col(RefundRequest.id) == request_id, *where)
-        .values(**values)
-        # Readers load rows afresh (populate_existing); nothing to sync here.
-        .execution_options(synchronize_session=False)
-    )
-    return rowcount(result) == 1
-
-
 async def lock_charge(session: AsyncSession, *, charge_id: str) -> None:
     """Serialize new requests on one charge until the transaction ends, so the
     second sees the first when it sums what is already waiting.
@@ -156,7 +178,7 @@ async def approve(
     same statement: nobody else (the retry job, another instance) may call
     Stripe for it until the lease runs out.
     """
-    return await _change(
+    return await change_request(
         session,
         request_id,
         [col(RefundRequest.status) == PENDING, col(RefundRequest.expires_at) > now],
@@ -164,7 +186,7 @@ async def approve(
             "status": APPROVED,
             "decided_by": user_id,
             "decided_at": now,
-            **_attempt_values(now, lease),
+            **attempt_values(now, lease),
         },
     )
 
@@ -173,7 +195,7 @@ async def deny(
     session: AsyncSession, *, request_id: int, user_id: str, reason: str, now: float
 ) -> bool:
     """pending -> denied; True when this call made the change."""
-    return await _change(
+    return await change_request(
         session,
         request_id,
         [col(RefundRequest.status) == PENDING],
@@ -188,7 +210,7 @@ async def deny(
 
 async def expire(session: AsyncSession, *, request_id: int, now: float) -> bool:
     """pending -> expired once its time is up; True when this call made it."""
-    return await _change(
+    return await change_request(
         session,
         request_id,
         [col(RefundRequest.status) == PENDING, col(RefundRequest.expires_at) <= now],
@@ -198,7 +220,7 @@ async def expire(session: AsyncSession, *, request_id: int, now: float) -> bool:
 
 async def mark_reminded(session: AsyncSession, *, request_id: int, now: float) -> bool:
     """Note the one reminder; True for the caller that gets to send it."""
-    return await _change(
+    return await change_request(
         session,
         request_id,
         [
@@ -207,135 +229,6 @@ async def mark_reminded(session: AsyncSession, *, request_id: int, now: float) -
         ],
         {"reminded_at": now},
     )
-
-
-async def claim_attempt(
-    session: AsyncSession,
-    *,
-    request_id: int,
-    now: float,
-    lease: float,
-    ignore_lease: bool = False,
-) -> bool:
-    """Take the next Stripe attempt of an approved request for `lease` seconds.
-
-    Counted before the call goes out, so a crash leaves a trace that Stripe
-    may have been asked already.
-    """
-    where: list[Any] = [col(RefundRequest.status) == APPROVED]
-    if not ignore_lease:
-        where.append(
-            or_(
-                col(RefundRequest.next_attempt_at).is_(None),
-                col(RefundRequest.next_attempt_at) <= now,
-            )
-        )
-    return await _change(session, request_id, where, _attempt_values(now, lease))
-
-
-def _attempt_values(now: float, lease: float) -> dict[str, Any]:
-    return {
-        "stripe_attempts": col(RefundRequest.stripe_attempts) + 1,
-        "first_attempt_at": func.coalesce(col(RefundRequest.first_attempt_at), now),
-        "next_attempt_at": now + lease,
-    }
-
-
-def _still_claimed(attempt: int) -> list[Any]:
-    """Only the newest claimed attempt may settle an approved request on its
-    own reasoning: a later claim (our lease ran out) decides instead."""
-    return [
-        col(RefundRequest.status) == APPROVED,
-        col(RefundRequest.stripe_attempts) == attempt,
-    ]
-
-
-async def retry_later(
-    session: AsyncSession, *, request_id: int, attempt: int, error: str, retry_at: float
-) -> bool:
-    """The Stripe call's fate is unknown (network, 5xx): stay approved, retry."""
-    return await _change(
-        session,
-        request_id,
-        _still_claimed(attempt),
-        {"last_error": error[:2000], "next_attempt_at": retry_at},
-    )
-
-
-async def fail_unrefunded(
-    session: AsyncSession, *, request_id: int, attempt: int, message: str
-) -> bool:
-    """approved -> failed when attempt `attempt` knows nothing was refunded
-    (Stripe refused, or the re-check before any POST said no); True if made."""
-    return await _change(
-        session,
-        request_id,
-        [*_still_claimed(attempt), col(RefundRequest.refund_id).is_(None)],
-        {
-            "status": FAILED,
-            "failure_message": message,
-            "next_attempt_at": None,
-            "last_error": None,
-        },
-    )
-
-
-async def record_refund(
-    session: AsyncSession,
-    *,
-    request_id: int,
-    status: str,
-    refund_id: str,
-    refund_status: str,
-    refund_status_at: int,
-    refund_reference: str | None,
-    refund_reference_status: str | None,
-    failure_message: str | None,
-) -> bool:
-    """Stripe holds this refund for the request: record it, whatever the
-    request's state (one we recorded as failed included), unless a refund is
-    recorded already. True for the one caller that records it."""
-    assert status in (SUCCEEDED, FAILED)
-    return await _change(
-        session,
-        request_id,
-        [col(RefundRequest.refund_id).is_(None)],
-        {
-            "status": status,
-            "refund_id": refund_id,
-            "refund_status": refund_status,
-            "refund_status_at": refund_status_at,
-            "refund_reference": refund_reference,
-            "refund_reference_status": refund_reference_status,
-            "failure_message": failure_message,
-            "next_attempt_at": None,
-            "last_error": None,
-        },
-    )
-
-
-async def set_refund_state(
-    session: AsyncSession,
-    *,
-    request_id: int,
-    refund_status: str,
-    refund_status_at: int,
-    refund_reference: str | None,
-    refund_reference_status: str | None,
-    failed: bool,
-    failure_message: str | None,
-) -> None:
-    """Take a newer refund state from Stripe (the caller holds the row lock)."""
-    values: dict[str, Any] = {
-        "refund_status": refund_status,
-        "refund_status_at": refund_status_at,
-        "refund_reference": refund_reference,
-        "refund_reference_status": refund_reference_status,
-    }
-    if failed:
-        values["status"] = FAILED
-        values["failure_message"] = failure_message
-    await _change(session, request_id, [], values)
 
 
 async def find_for_refund(
@@ -354,22 +247,6 @@ async def find_for_refund(
         .limit(1)
     )
     return result.scalar_one_or_none()
-
-
-async def approved_ids(
-    session: AsyncSession, *, now: float, ignore_lease: bool = False
-) -> Sequence[int]:
-    """Approved requests whose Stripe call is due (or all, at a lone start-up)."""
-    stmt = select(col(RefundRequest.id)).where(col(RefundRequest.status) == APPROVED)
-    if not ignore_lease:
-        stmt = stmt.where(
-            or_(
-                col(RefundRequest.next_attempt_at).is_(None),
-                col(RefundRequest.next_attempt_at) <= now,
-            )
-        )
-    rows = await session.execute(stmt.order_by(col(RefundRequest.id)))
-    return [r for r in rows.scalars().all() if r is not None]
 
 
 async def expired_ids(session: AsyncSession, *, now: float) -> Sequence[int]:

@@ -186,7 +186,8 @@ async def test_a_partial_refund_then_a_lost_commit_found_by_metadata(
     charge_id = await charge(mock_url, 1000)
     request_id = await requested(mock_deps, charge_id, "4.00")
 
-    assert await approve(mock_deps, request_id=request_id, user_id="U_MANAGER") is None
+    # A refusal raises (bot.refund_refusals).
+    await approve(mock_deps, request_id=request_id, user_id="U_MANAGER")
     first = await row(mock_deps, request_id)
     assert (first.status, first.stripe_attempts) == ("succeeded", 1)
     assert first.refund_id is not None
@@ -225,7 +226,8 @@ async def test_the_same_key_with_other_parameters_finds_the_first_refund(
 ) -> None:
     charge_id = await charge(mock_url, 1000)
     request_id = await requested(mock_deps, charge_id, "2.00")
-    assert await approve(mock_deps, request_id=request_id, user_id="U_MANAGER") is None
+    # A refusal raises (bot.refund_refusals).
+    await approve(mock_deps, request_id=request_id, user_id="U_MANAGER")
     first = await row(mock_deps, request_id)
     assert first.status == "succeeded"
 
@@ -239,7 +241,8 @@ async def test_the_same_key_with_other_parameters_finds_the_first_refund(
         stripe_attempts=0,
         first_attempt_at=None,
     )
-    assert await approve(mock_deps, request_id=request_id, user_id="U_MANAGER2") is None
+    # A refusal raises (bot.refund_refusals).
+    await approve(mock_deps, request_id=request_id, user_id="U_MANAGER2")
     again = await row(mock_deps, request_id)
     assert (again.status, again.refund_id) == ("succeeded", first.refund_id)
     refunds = await mock_get(mock_url, f"/v1/refunds?charge={charge_id}")

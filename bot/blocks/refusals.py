@@ -18,6 +18,12 @@ APOLOGY = (
     "an admin if it keeps failing."
 )
 
+# A button whose modal Slack would not open (its trigger_id lasts 3 seconds).
+NO_MODAL = (
+    "Slack did not open the form (the click took too long to reach stripe-ops). "
+    "Nothing was changed; click the button again."
+)
+
 
 def refusal_text(refused: Refused) -> str:
     """What the person who asked reads (mrkdwn, escaped here)."""

@@ -22,21 +22,13 @@ from bot.blocks.refunds import (
     deny_modal,
     refund_modal,
 )
+from bot.blocks.refusals import NO_MODAL
 from bot.deps import Deps
 from bot.tell import tell_user
 from handlers import inputs
-from storage import refunds as store
+from handlers.failures import tell_on_failure
 
 log = logging.getLogger(__name__)
-
-_NO_MODAL = (
-    "Slack did not open the form (the click took too long to reach stripe-ops). "
-    "Nothing was changed; click the button again."
-)
-_OOPS = (
-    "Sorry, that failed on our side; nothing was changed. Try again, and tell an "
-    "admin if it keeps failing."
-)
 
 
 NOT_A_REQUEST = (
@@ -60,24 +52,20 @@ def register(app: AsyncApp, deps: Deps) -> None:
         """Ack the click; the work follows in the lazy listener."""
         await ack()
 
+    @tell_on_failure(deps, "approving a refund request")
     async def approve_clicked(body: dict[str, Any]) -> None:
         """Approve: who may is checked here, at every click; then the refund."""
         request_id = _request_id(body)
         if request_id is None:
             await tell_user(deps, body, NOT_A_REQUEST)
             return
-        try:
-            message = await refunds.approve(
-                deps, request_id=request_id, user_id=str(body["user"]["id"])
-            )
-        except Exception:
-            log.exception("approving refund request %s failed", request_id)
-            message = _OOPS
-        if message:
-            await tell_user(deps, body, message)
+        await refunds.approve(
+            deps, request_id=request_id, user_id=str(body["user"]["id"])
+        )
 
     app.action(APPROVE_ACTION)(ack=ack_at_once, lazy=[approve_clicked])
 
+    @tell_on_failure(deps, "opening the deny form")
     async def deny_clicked(
         ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient
     ) -> None:
@@ -87,15 +75,11 @@ def register(app: AsyncApp, deps: Deps) -> None:
         if request_id is None:
             await tell_user(deps, body, NOT_A_REQUEST)
             return
-        user_id = str(body["user"]["id"])
-        refusal = await refunds.deny_check(deps, request_id=request_id, user_id=user_id)
-        if refusal is not None:
-            # On Home there is no response_url: tell_user falls back to a DM.
-            await tell_user(deps, body, refusal)
-            return
-        async with deps.sessions() as session:
-            req = await store.get_request(session, request_id=request_id)
-        assert req is not None
+        # A refusal reaches the clicker through tell_on_failure (on Home,
+        # which has no response_url, by DM).
+        req = await refunds.deny_check(
+            deps, request_id=request_id, user_id=str(body["user"]["id"])
+        )
         metadata = {"r": request_id, "u": body.get("response_url")}
         try:
             await client.views_open(
@@ -104,10 +88,11 @@ def register(app: AsyncApp, deps: Deps) -> None:
             )
         except SlackApiError as exc:
             log.warning("could not open the deny modal: %s", exc.response.get("error"))
-            await tell_user(deps, body, _NO_MODAL)
+            await tell_user(deps, body, NO_MODAL)
 
     app.action(DENY_ACTION)(deny_clicked)
 
+    @tell_on_failure(deps, "opening the refund form")
     async def refund_clicked(
         ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient
     ) -> None:
@@ -147,6 +132,6 @@ def register(app: AsyncApp, deps: Deps) -> None:
             )
         except SlackApiError as exc:
             log.warning("could not open the refund form: %s", exc.response.get("error"))
-            await tell_user(deps, body, _NO_MODAL)
+            await tell_user(deps, body, NO_MODAL)
 
     app.action(OPEN_MODAL_ACTION)(refund_clicked)

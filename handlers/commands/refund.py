@@ -6,19 +6,21 @@ from typing import TYPE_CHECKING
 
 import stripe
 
-from bot.blocks import escape
-from bot.blocks.refunds import refunds_answer
-from bot.refunds import Refused, parse_refund_args, request_refund
+from bot.blocks.refund_lookups import (
+    refunds_answer,
+    refunds_malformed,
+    refunds_not_found,
+    refunds_unreadable,
+)
+from bot.blocks.refusals import refusal_text
+from bot.refunds import parse_refund_args, request_refund
+from bot.refusals import Refused
 from bot.stripe_api import describe_error
 from bot.stripe_lookup import LookupKind, parse_query, refunds_lookup
 
 if TYPE_CHECKING:
     from handlers.commands import CommandContext, Subcommands
 
-_REFUNDS_USAGE = (
-    "Write it as `/stripe refunds &lt;pi_… | ch_… | re_…&gt;`, e.g. "
-    "`/stripe refunds pi_3Abc…`."
-)
 _KINDS: frozenset[LookupKind] = frozenset({"payment_intent", "charge", "refund"})
 
 
@@ -29,11 +31,8 @@ async def run_refund(ctx: CommandContext) -> None:
         answer = await request_refund(
             ctx.deps, user_id=ctx.user_id, channel_id=ctx.channel_id, args=args
         )
-    except Refused as exc:
-        await ctx.reply(f":no_entry_sign: {exc}")
-        return
-    except stripe.StripeError as exc:
-        await ctx.reply(f"Nothing was requested: {escape(describe_error(exc))}")
+    except Refused as refused:
+        await ctx.reply(f":no_entry_sign: {refusal_text(refused)}")
         return
     await ctx.reply(answer)
 
@@ -42,20 +41,15 @@ async def run_refunds(ctx: CommandContext) -> None:
     """Every refund of a payment, with the ARN worded for the customer's bank."""
     query = parse_query(ctx.args, allowed=_KINDS)
     if query is None:
-        what = f"`{escape(ctx.args)}` is not" if ctx.args else "That needs"
-        await ctx.reply(f"{what} a payment or refund ID. {_REFUNDS_USAGE}")
+        await ctx.reply(refunds_malformed(ctx.args))
         return
     try:
         found = await refunds_lookup(ctx.deps, query)
     except stripe.StripeError as exc:
-        await ctx.reply(
-            f"Stripe did not give me the refunds: {escape(describe_error(exc))}"
-        )
+        await ctx.reply(refunds_unreadable(describe_error(exc)))
         return
     if found is None:
-        await ctx.reply(
-            f"Stripe has nothing with the ID `{escape(query.value)}`. {_REFUNDS_USAGE}"
-        )
+        await ctx.reply(refunds_not_found(query.value))
         return
     text, blocks = refunds_answer(found)
     await ctx.reply(text, blocks)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp
@@ -18,10 +17,8 @@ from bot.blocks.home import (
     home_view,
 )
 from bot.deps import Deps
-from bot.tell import tell_user
+from handlers.failures import tell_on_failure
 from storage import home as store
-
-log = logging.getLogger(__name__)
 
 
 async def publish_home(deps: Deps, user_id: str) -> None:
@@ -65,26 +62,18 @@ def register(app: AsyncApp, deps: Deps) -> None:
         """Ack the click; the work follows in the lazy listener."""
         await ack()
 
+    @tell_on_failure(deps, "approving a refund request from Home")
     async def approve_from_home(body: dict[str, Any]) -> None:
-        """Approve from the Home tab: the same checks and refund as in the channel."""
+        """Approve from the Home tab: the same checks and refund as in the channel.
+        A refusal reaches the clicker by DM (Home has no response_url)."""
         user_id = str(body["user"]["id"])
         try:
             request_id = int(body["actions"][0]["value"])
         except (KeyError, IndexError, TypeError, ValueError):
             return
         try:
-            message = await refunds.approve(
-                deps, request_id=request_id, user_id=user_id
-            )
-        except Exception:
-            log.exception("approving refund request %s from Home failed", request_id)
-            message = (
-                "Sorry, that failed on our side; nothing was changed. Try again, "
-                "and tell an admin if it keeps failing."
-            )
-        if message:
-            # The Home tab has no response_url: tell_user sends a DM.
-            await tell_user(deps, body, message)
-        await publish_home(deps, user_id)
+            await refunds.approve(deps, request_id=request_id, user_id=user_id)
+        finally:
+            await publish_home(deps, user_id)
 
     app.action(HOME_APPROVE_ACTION)(ack=ack_at_once, lazy=[approve_from_home])

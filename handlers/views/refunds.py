@@ -12,12 +12,10 @@ import logging
 import uuid
 from typing import Any
 
-import stripe
 from slack_bolt.async_app import AsyncAck, AsyncApp
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
 from bot import refunds
-from bot.blocks import escape
 from bot.blocks.disputes import info_modal
 from bot.blocks.refunds import (
     AMOUNT_INPUT,
@@ -28,10 +26,12 @@ from bot.blocks.refunds import (
     REQUEST_CALLBACK,
     STRIPE_REASONS,
 )
+from bot.blocks.refusals import refusal_text
 from bot.deps import Deps
 from bot.money import AmountError, format_amount, parse_refund_amount
-from bot.stripe_api import describe_error
+from bot.refusals import Refused
 from handlers import inputs
+from handlers.failures import tell_on_failure
 from storage import outbox
 
 log = logging.getLogger(__name__)
@@ -154,6 +154,7 @@ def register(app: AsyncApp, deps: Deps) -> None:
         else:
             await ack()
 
+    @tell_on_failure(deps, "a refund request from the form")
     async def submit_request(body: dict[str, Any], view: dict[str, Any]) -> None:
         """Check the payment in Stripe and ask the approvers."""
         meta = _request_meta(view)
@@ -170,16 +171,9 @@ def register(app: AsyncApp, deps: Deps) -> None:
                 channel_id=meta["ch"],
                 args=args,
             )
-        except refunds.Refused as exc:
-            text = f":no_entry_sign: {exc}"
-        except stripe.StripeError as exc:
-            text = f"Nothing was requested: {escape(describe_error(exc))}"
-        except Exception:
-            log.exception("refund request from the modal failed")
-            text = (
-                "Sorry, the refund request failed on our side; nothing was "
-                f"requested for `{escape(args.payment_id)}`. Try again."
-            )
+        except Refused as refused:
+            # Told where the form was opened from, like the answer.
+            text = f":no_entry_sign: {refusal_text(refused)}"
         await _answer(deps, user_id=user_id, response_url=meta.get("u"), text=text)
 
     app.view(REQUEST_CALLBACK)(ack=ack_request, lazy=[submit_request])
@@ -204,6 +198,7 @@ def register(app: AsyncApp, deps: Deps) -> None:
         else:
             await ack()
 
+    @tell_on_failure(deps, "denying a refund request")
     async def submit_deny(body: dict[str, Any], view: dict[str, Any]) -> None:
         """Deny the request (a manager only, checked again here)."""
         reason = _value(view, DENY_REASON_INPUT)
@@ -213,15 +208,16 @@ def register(app: AsyncApp, deps: Deps) -> None:
             return  # the ack said so
         user_id = str(body["user"]["id"])
         try:
-            message = await refunds.deny(
+            await refunds.deny(
                 deps, request_id=request_id, user_id=user_id, reason=reason
             )
-        except Exception:
-            log.exception("denying refund request %s failed", request_id)
-            message = "Sorry, denying failed on our side; nothing was changed."
-        if message:
+        except Refused as refused:
+            # Told where Deny… was clicked, which the form remembers.
             await _answer(
-                deps, user_id=user_id, response_url=meta.get("u"), text=message
+                deps,
+                user_id=user_id,
+                response_url=meta.get("u"),
+                text=refusal_text(refused),
             )
 
     app.view(DENY_CALLBACK)(ack=ack_deny, lazy=[submit_deny])

@@ -10,6 +10,7 @@ from dataclasses import replace
 
 import pytest
 
+from bot.blocks.refusals import refusal_text
 from bot.refunds import RefundArgs, Refused, check_refund, parse_refund_args
 from bot.stripe_lookup import Payment
 
@@ -45,7 +46,7 @@ def amount_for(payment: Payment, text: str) -> int:
 def refusal(payment: Payment, text: str) -> str:
     with pytest.raises(Refused) as refused:
         amount_for(payment, text)
-    return str(refused.value)
+    return refusal_text(refused.value)
 
 
 @pytest.mark.parametrize(

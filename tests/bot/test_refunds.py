@@ -6,6 +6,7 @@ from dataclasses import replace
 
 import pytest
 
+from bot.blocks.refusals import refusal_text
 from bot.refunds import RefundArgs, Refused, check_refund, parse_refund_args
 from bot.stripe_lookup import DisputeInfo, Payment
 
@@ -51,8 +52,9 @@ def test_arguments_are_payment_amount_then_reason_or_note(
 
 @pytest.mark.parametrize("text", ["", "cus_1 5", "pi_ 5", "pi_1<!here> 5"])
 def test_anything_but_a_payment_id_first_is_refused(text: str) -> None:
-    with pytest.raises(Refused, match="refund &lt;pi_"):
+    with pytest.raises(Refused) as refused:
         parse_refund_args(text)
+    assert "refund &lt;pi_" in refusal_text(refused.value)
 
 
 @pytest.mark.parametrize(
@@ -89,6 +91,6 @@ def test_kwd_amounts_up_to_what_is_left(amount: str | None, minor: int) -> None:
 def test_refusals_say_why(
     payment: Payment | None, amount: str | None, message: str
 ) -> None:
-    with pytest.raises(Refused, match=None) as refused:
+    with pytest.raises(Refused) as refused:
         check_refund(payment, RefundArgs("pi_1", amount))
-    assert message in str(refused.value)
+    assert message in refusal_text(refused.value)
