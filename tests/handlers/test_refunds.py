@@ -628,6 +628,11 @@ async def test_an_idempotency_error_looks_the_refund_up_instead_of_failing(
             )
         )
     await approve(client, fake_slack, request_id, "U_MANAGER2")
+    # The click is acked first; Stripe is asked after the ack.
+    await eventually(
+        lambda: len(fake_stripe.requests_to("POST", "/v1/refunds")) >= 2,
+        what="the second approval's refund at Stripe",
+    )
     (_, again) = fake_stripe.requests_to("POST", "/v1/refunds")
     assert again.params["metadata"]["approved_by"] == "U_MANAGER2"
     row = await status_becomes(deps, request_id, "succeeded")
