@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.blocks import clip, context, header, section
+import stripe
+
+from bot.blocks import clip, context, escape, header, section
+from bot.stripe_api import describe_error
 from bot.webhook_audit import RECOMMENDED_EVENTS, EndpointReport
 
 
@@ -45,3 +48,8 @@ def webhook_audit_blocks(
         )
     )
     return verdict, blocks
+
+
+def webhook_audit_failed(exc: stripe.StripeError) -> str:
+    """Why Stripe did not list the endpoints (a missing permission is named)."""
+    return escape(describe_error(exc))

@@ -12,6 +12,7 @@ from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 
 from bot.blocks import escape
 from bot.deps import Deps
+from handlers.failures import tell_on_failure
 
 log = logging.getLogger(__name__)
 
@@ -122,8 +123,12 @@ def register(app: AsyncApp, deps: Deps) -> None:
         else:
             await ack()
 
-    async def run_stripe(respond: AsyncRespond, command: dict[str, Any]) -> None:
-        """Run the sub-command after the ack; answers go to response_url."""
+    @tell_on_failure(deps, "/stripe")
+    async def run_stripe(
+        respond: AsyncRespond, command: dict[str, Any], body: dict[str, Any]
+    ) -> None:
+        """Run the sub-command after the ack; answers go to response_url (the
+        wrapper tells the asker of a refusal or a failure there too)."""
         text = str(command.get("text") or "")
         name, _, args = text.strip().partition(" ")
         sub = subcommands.get(name.lower())
@@ -140,13 +145,7 @@ def register(app: AsyncApp, deps: Deps) -> None:
             respond=respond,
             body=command,
         )
-        try:
-            await sub.run(ctx)
-        except Exception:
-            log.exception("/stripe %s failed", sub.name)
-            await ctx.reply(
-                f"Sorry, `/stripe {sub.name}` failed on our side; nothing was "
-                "changed. Try again, and tell an admin if it keeps failing."
-            )
+        log.info("/stripe %s", sub.name)
+        await sub.run(ctx)
 
     app.command("/stripe")(ack=ack_stripe, lazy=[run_stripe])

@@ -6,9 +6,7 @@ from typing import TYPE_CHECKING
 
 import stripe
 
-from bot.blocks import escape
-from bot.blocks.webhooks import webhook_audit_blocks
-from bot.stripe_api import describe_error
+from bot.blocks.webhooks import webhook_audit_blocks, webhook_audit_failed
 from bot.webhook_audit import audit_endpoints, expected_url
 
 if TYPE_CHECKING:
@@ -20,7 +18,7 @@ async def webhooks(ctx: CommandContext) -> None:
     try:
         reports = await audit_endpoints(ctx.deps)
     except stripe.StripeError as exc:
-        await ctx.reply(escape(describe_error(exc)))
+        await ctx.reply(webhook_audit_failed(exc))
         return
     text, blocks = webhook_audit_blocks(
         reports, expected=expected_url(ctx.deps.settings.PUBLIC_URL)

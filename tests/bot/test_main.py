@@ -12,9 +12,11 @@ from pathlib import Path
 
 import pytest
 
+from bot.deps import Deps
 from tests.fakes.slack import FakeSlack
 from tests.fakes.stripe import FakeStripe
 from tests.process import BotProcess, bot_env, free_port
+from tests.settle import settled
 from tests.support import (
     BOT_TOKEN,
     SIGNING_SECRET,
@@ -114,7 +116,11 @@ async def migrate(db_url: str, cwd: Path) -> None:
 
 
 async def test_dispute_webhook_to_a_running_bot_alerts_once(
-    bot_process: Starter, fake_slack: FakeSlack, db_url: str, tmp_path: Path
+    bot_process: Starter,
+    fake_slack: FakeSlack,
+    db_url: str,
+    tmp_path: Path,
+    deps: Deps,  # on the bot's database: to see when it has nothing left to do
 ) -> None:
     await migrate(db_url, tmp_path)
     bot = bot_process()
@@ -127,7 +133,10 @@ async def test_dispute_webhook_to_a_running_bot_alerts_once(
     assert (await bot.post("/stripe/webhook", body, headers))[0] == 200
     tampered = body.replace(b"needs_response", b"won")
     assert (await bot.post("/stripe/webhook", tampered, headers))[0] == 400
-    await asyncio.sleep(1.5)
+    try:
+        await settled(deps, fake_slack)  # a second alert would be out by now
+    finally:
+        await deps.aclose()  # no app owns these: the test closes them
     posts = [
         c
         for c in fake_slack.calls_to("chat.postMessage")

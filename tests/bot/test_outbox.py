@@ -23,6 +23,7 @@ from storage import outbox
 from storage.models import OutboxMessage
 from tests.conftest import FAST, AppFactory
 from tests.fakes.slack import FakeSlack
+from tests.settle import events_processed, settled, slack_idle
 from tests.support import event, signed
 
 Client = TestClient[Any, Any]
@@ -84,7 +85,7 @@ async def test_slack_down_then_back_delivers_everything_once(
     events = [event("payment_intent.succeeded") for _ in range(5)]
     for evt in events:
         await post(client, evt)
-    await asyncio.sleep(0.5)
+    await events_processed(deps, len(events))  # every alert is in the outbox
     metrics = await (await client.get("/metrics")).text()
     depth = re.search(r"^slack_outbox_depth (\S+)$", metrics, re.M)
     assert depth is not None
@@ -135,8 +136,8 @@ async def test_alerts_survive_a_restart_with_slack_down(
     events = [event("refund.failed") for _ in range(3)]
     for evt in events:
         await post(first, evt)
-    await asyncio.sleep(0.5)
-    await first.close()  # stopped with every alert still unsent
+    await events_processed(first.app[DEPS], len(events))
+    await first.close()  # stopped with every alert queued and still unsent
 
     await fake_slack.come_back()
     await start_app(settings)
@@ -159,7 +160,12 @@ async def test_two_instances_on_one_database_alert_once(
     )
     wanted = sorted(e["id"] for e in events)
     await wait_until(lambda: set(wanted) <= set(event_ids_posted(fake_slack)))
-    await asyncio.sleep(0.5)
+    # Nothing left to send, then nobody left to send it: a second post of any
+    # alert would have been made by now.
+    await settled(a.app[DEPS], fake_slack)
+    await a.close()
+    await b.close()
+    await slack_idle(fake_slack)
     assert sorted(event_ids_posted(fake_slack)) == wanted
 
 

@@ -23,6 +23,7 @@ from bot.server import ROUTER, Options
 from storage.models import OutboxMessage, StripeEvent
 from tests.conftest import FAST, AppFactory
 from tests.fakes.slack import FakeSlack
+from tests.settle import settled
 from tests.support import (
     GROUP_CHANNEL,
     WEBHOOK_SECRET,
@@ -66,7 +67,7 @@ async def test_dispute_created_alerts_once_in_disputes_channel(
     again = await post_event(client, evt)
     assert again.status == 200
     assert (await again.json())["duplicate"] is True
-    await asyncio.sleep(0.3)  # give a wrong second alert the time to show up
+    await settled(deps, fake_slack)  # a wrong second alert would be out by now
     dispute_id = evt["data"]["object"]["id"]
     assert len(posts_mentioning(fake_slack, dispute_id)) == 1
     assert await stored_count(deps) == 1
@@ -93,7 +94,7 @@ async def test_racing_deliveries_of_one_event_store_and_alert_once(
     duplicates = [(await r.json())["duplicate"] for r in responses]
     assert duplicates.count(False) == 1
     await fake_slack.wait_for_calls("chat.postMessage", 1)
-    await asyncio.sleep(0.3)
+    await settled(deps, fake_slack)
     assert len(posts_mentioning(fake_slack, evt["id"])) == 1
     assert await stored_count(deps) == 1
 
@@ -118,7 +119,7 @@ async def test_bad_signatures_get_400_and_store_nothing(
     resp = await client.post("/stripe/webhook", data=body, headers=headers)
     assert resp.status == 400, label
     assert await stored_count(deps) == 0
-    await asyncio.sleep(0.2)
+    await settled(deps, fake_slack)
     assert fake_slack.calls_to("chat.postMessage") == []
 
 
@@ -166,16 +167,11 @@ async def test_unknown_types_are_stored_and_acknowledged_not_alerted(
     assert resp.status == 200
     assert await stored_count(deps) == 1
 
-    async def processed() -> bool:
-        async with deps.sessions() as session:
-            row = await session.get(StripeEvent, evt["id"])
-            return row is not None and row.status == "processed"
-
-    for _ in range(100):
-        if await processed():
-            break
-        await asyncio.sleep(0.05)
-    assert await processed()
+    await settled(deps, fake_slack)
+    async with deps.sessions() as session:
+        row = await session.get(StripeEvent, evt["id"])
+    assert row is not None
+    assert row.status == "processed"
     assert fake_slack.calls_to("chat.postMessage") == []
 
 

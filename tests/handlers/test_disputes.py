@@ -29,6 +29,7 @@ from tests.handlers.helpers import (
     post_signed,
     text_of,
 )
+from tests.settle import events_processed
 from tests.support import event, signed
 
 DISPUTES = "CDISPUTES"
@@ -300,7 +301,7 @@ async def test_the_alert_learns_who_paid_from_the_charge(
 
 
 async def test_dispute_alerts_are_never_folded_into_a_digest(
-    client: Client, fake_stripe: FakeStripe, fake_slack: FakeSlack
+    client: Client, fake_stripe: FakeStripe, fake_slack: FakeSlack, deps: Deps
 ) -> None:
     await fake_slack.go_down()
     opened = [seed_dispute(fake_stripe) for _ in range(6)]
@@ -308,7 +309,8 @@ async def test_dispute_alerts_are_never_folded_into_a_digest(
         await deliver(
             client, dispute_event(fake_stripe, "charge.dispute.created", dispute)
         )
-    await asyncio.sleep(0.3)  # let them pile up past the digest threshold
+    # Every card queued while Slack is down: past the digest threshold.
+    await events_processed(deps, len(opened))
     await fake_slack.come_back()
     for dispute in opened:
         alert = await posted_card(fake_slack, dispute["id"])

@@ -6,6 +6,8 @@ import logging
 from typing import Any
 
 import pytest
+from sqlalchemy import event as sa_event
+from sqlalchemy.exc import OperationalError
 
 from bot.blocks import refusals as words
 from bot.blocks.refusals import APOLOGY
@@ -14,6 +16,7 @@ from bot.logs import ScrubFilter, correlation_id
 from bot.refusals import NotAManager, Refused
 from handlers.failures import tell_on_failure
 from tests.fakes.slack import FakeSlack
+from tests.handlers.helpers import Client, command
 
 Json = dict[str, Any]
 
@@ -115,3 +118,19 @@ async def test_not_a_manager_names_what_only_managers_may_do(
         "Only managers can accept disputes (MANAGER_USER_IDS or the "
         "MANAGER_USERGROUP). Nothing was changed."
     )
+
+
+async def test_a_stripe_command_that_fails_is_apologised_for_where_it_was_typed(
+    client: Client, deps: Deps, fake_slack: FakeSlack
+) -> None:
+    # The database refuses to read disputes (the one failure `/stripe disputes`
+    # can meet on our side); the asker learns it, in the channel, only them.
+    def refuse_reads(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        if "FROM dispute" in statement:
+            raise OperationalError(statement, None, Exception("disk I/O error"))
+
+    sa_event.listen(deps.engine.sync_engine, "before_cursor_execute", refuse_reads)
+    answer = await command(client, fake_slack, "disputes")
+    assert answer["text"] == APOLOGY
+    assert answer["response_type"] == "ephemeral"
+    assert fake_slack.calls_to("chat.postMessage") == []
