@@ -29,17 +29,18 @@ from bot.deps import Deps
 from bot.evidence_files import Upload, upload_to_stripe
 from bot.stripe_api import call
 from storage import audit, outbox, sync_state
+from storage import dispute_reminders as reminders_store
 from storage import disputes as store
-from storage.disputes import PAST_DUE, Version, threshold_label
+from storage.dispute_reminders import PAST_DUE, threshold_label
+from storage.dispute_status import ANSWERABLE, CLOSED, UNDER_REVIEW, is_answerable
+from storage.disputes import Version
 from storage.models import Dispute
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
-ANSWERABLE = frozenset(store.ANSWERABLE)
-UNDER_REVIEW = frozenset({"under_review", "warning_under_review"})
-CLOSED = frozenset({"won", "lost", "warning_closed", "prevented"})
+__all__ = ["ANSWERABLE", "CLOSED", "UNDER_REVIEW"]
 
 CREATED_EVENT = "charge.dispute.created"
 EVENT_TYPES = (
@@ -516,7 +517,7 @@ async def load(deps: Deps, dispute_id: str) -> Dispute | None:
         return await store.get(session, dispute_id=dispute_id)
 
 
-can_answer = store.is_answerable
+can_answer = is_answerable
 
 
 def _plain(obj: Any) -> dict[str, Any]:
@@ -1088,12 +1089,12 @@ async def scan_reminders(deps: Deps, *, limit: int = REMINDERS_PER_SCAN) -> Scan
     messages: list[outbox.Queued] = []
     async with deps.sessions() as session, session.begin():
         now = deps.clock.now()
-        candidates = await store.reminder_candidates(
+        candidates = await reminders_store.reminder_candidates(
             session, now=now, hours=hours, limit=limit
         )
         if not candidates:
             return Scanned(0, full=False)
-        inserted = await store.record_reminders(
+        inserted = await reminders_store.record_reminders(
             session, now=now, hours=hours, limit=limit
         )
         for c in candidates:

@@ -37,12 +37,8 @@ from bot.blocks.alerts import Alert
 from bot.config import Settings
 from bot.money import format_amount
 from bot.stripe_api import describe_error
-from storage.disputes import (
-    ANSWERABLE,
-    PAST_DUE,
-    ReminderCandidate,
-    is_answerable,
-)
+from storage.dispute_reminders import PAST_DUE, ReminderCandidate
+from storage.dispute_status import ANSWERABLE, UNDER_REVIEW, is_answerable
 from storage.models import Dispute
 
 if TYPE_CHECKING:
@@ -65,8 +61,6 @@ INPUT_MAX = 3000
 FILE_TYPES = ["pdf", "jpg", "jpeg", "png"]
 LIST_MAX = 25
 _VALUE_SHOWN = 300
-
-_UNDER_REVIEW = frozenset({"under_review", "warning_under_review"})
 
 
 def input_block_id(field_name: str) -> str:
@@ -126,7 +120,7 @@ def _title(d: Dispute) -> str:
         if d.submitted_by:
             return f":hourglass_flowing_sand: {noun}: evidence being submitted"
         return f":rotating_light: {noun}: response needed"
-    if d.status in _UNDER_REVIEW:
+    if d.status in UNDER_REVIEW:
         return f":hourglass_flowing_sand: {noun} under review"
     return {
         "won": ":trophy: Dispute won",
@@ -232,7 +226,7 @@ def dispute_card(
         link(dashboard_url(d.id, livemode=live), "Open in the Stripe Dashboard")
     )
 
-    open_case = d.status in ANSWERABLE or d.status in _UNDER_REVIEW
+    open_case = d.status in ANSWERABLE or d.status in UNDER_REVIEW
     facts = [f"*Status*\n{words(d.status)}", f"*Reason*\n{words(d.reason)}"]
     customer = _customer(d)
     if customer:
@@ -507,7 +501,7 @@ def answer_blocked(d: Dispute) -> str | None:
     if d.accepted_by:
         when = f" {date_token(int(d.accepted_at))}" if d.accepted_at else ""
         return f"{mention(d.accepted_by)} already accepted this dispute{when}."
-    if d.submission_count or d.status in _UNDER_REVIEW:
+    if d.submission_count or d.status in UNDER_REVIEW:
         return (
             "Evidence was already submitted (in the Stripe Dashboard); the bank is "
             "reviewing it."
