@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import stripe
 from slack_sdk.models.blocks import (
@@ -35,16 +35,14 @@ from bot.blocks import (
 )
 from bot.blocks.alerts import Alert
 from bot.config import Settings
+from bot.evidence_fields import Checklist, EvidenceField
 from bot.money import format_amount
 from bot.stripe_api import describe_error
 from storage.dispute_reminders import PAST_DUE, ReminderCandidate
 from storage.dispute_status import ANSWERABLE, UNDER_REVIEW, is_answerable
 from storage.models import Dispute
 
-if TYPE_CHECKING:
-    from bot.disputes import EvidenceField
-
-    Checklist = Sequence[tuple[EvidenceField, bool]]
+__all__ = ["Checklist"]  # bot.blocks.home reads it from here
 
 ACTION_EDIT = "dispute_edit"
 ACTION_SUBMIT = "dispute_submit"
