@@ -22,9 +22,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import stripe_shapes as shapes
 from bot.blocks import disputes as blocks
-from bot.blocks.alerts import Alert
 from bot.config import Settings
 from bot.deps import Deps
+from bot.dispute_refusals import NotAnswerable, NotClaimed, cannot_answer
 from bot.evidence_fields import (
     EVIDENCE_FIELDS,
     FILE_FIELDS,
@@ -60,6 +60,7 @@ __all__ = [
     "UNDER_REVIEW",
     "EvidenceField",
     "EvidenceKind",
+    "NotAnswerable",
     "checklist",
     "missing",
     "modal_fields",
@@ -194,15 +195,6 @@ def render_card(
     row: Dispute, *, now: float, event_id: str | None = None
 ) -> tuple[str, list[dict[str, Any]]]:
     return blocks.dispute_card(
-        row,
-        checklist=checklist(row.reason, row.stripe_evidence),
-        now=now,
-        event_id=event_id,
-    )
-
-
-def build_alert(row: Dispute, *, now: float, event_id: str | None) -> Alert:
-    return blocks.dispute_alert(
         row,
         checklist=checklist(row.reason, row.stripe_evidence),
         now=now,
@@ -461,16 +453,10 @@ async def first_sync_done(deps: Deps) -> bool:
 # -- evidence ----------------------------------------------------------------------
 
 
-class NotAnswerable(Exception):
-    """The dispute can no longer take evidence, a submission or an acceptance;
-    `str()` says why, in mrkdwn for the person who asked."""
-
-
-def _refuse_unless_answerable(row: Dispute | None, dispute_id: str) -> Dispute:
-    if row is None:
-        raise NotAnswerable(blocks.unknown_dispute(dispute_id))
-    if not can_answer(row):
-        raise NotAnswerable(blocks.answer_blocked(row) or "This dispute is closed.")
+def refuse_unless_answerable(row: Dispute | None, dispute_id: str) -> Dispute:
+    """The row, if it still takes evidence and answers; else a refusal."""
+    if row is None or not can_answer(row):
+        raise cannot_answer(dispute_id, row)
     return row
 
 
@@ -545,7 +531,7 @@ async def _charge_for_prefill(deps: Deps, charge_id: str) -> dict[str, Any]:
 async def open_evidence(deps: Deps, dispute_id: str) -> EvidenceDraft:
     """The row, the fields for its reason, and values to start from: what Stripe
     has, else what we saved, else what the charge tells us."""
-    row = _refuse_unless_answerable(await load(deps, dispute_id), dispute_id)
+    row = refuse_unless_answerable(await load(deps, dispute_id), dispute_id)
     prefill: dict[str, str] = {}
     notice = None
     charge: dict[str, Any] | None = None
@@ -554,10 +540,7 @@ async def open_evidence(deps: Deps, dispute_id: str) -> EvidenceDraft:
             charge = await _charge_for_prefill(deps, row.charge_id)
         except stripe.StripeError as exc:
             # The form is still useful without what the charge would fill in.
-            notice = (
-                "stripe-ops could not read the payment from Stripe to fill in "
-                f"what it knows: {blocks.stripe_error(exc)}"
-            )
+            notice = blocks.prefill_failed(exc)
     if charge is not None:
         prefill = prefill_from_charge(charge)
         row = await _record_customer(deps, row, charge)
@@ -643,7 +626,7 @@ async def save_evidence(
     uploads: Sequence[Upload],
 ) -> Saved:
     """Stage evidence on Stripe (`submit=false`), then in the row."""
-    row = _refuse_unless_answerable(await load(deps, dispute_id), dispute_id)
+    row = refuse_unless_answerable(await load(deps, dispute_id), dispute_id)
     evidence: dict[str, str] = {}
     for name, value in texts.items():
         # An emptied field is sent as "" so Stripe forgets it too.
@@ -794,7 +777,7 @@ async def submit_claimed(deps: Deps, *, dispute_id: str, user_id: str) -> Disput
     """Send the claimed submission (`submit=true`), then record who and when."""
     row = await load(deps, dispute_id)
     if row is None or row.submitted_by != user_id:
-        raise NotAnswerable(f"{dispute_id} is not claimed for submission by {user_id}")
+        raise NotClaimed(dispute_id, user_id, "submission")
     params: Any = {"submit": True}
     key = submission_key(row)
     return await _send_claimed(
@@ -821,7 +804,7 @@ async def accept_claimed(deps: Deps, *, dispute_id: str, user_id: str) -> Disput
     """Close the dispute on Stripe (concede it), then record who and when."""
     row = await load(deps, dispute_id)
     if row is None or row.accepted_by != user_id:
-        raise NotAnswerable(f"{dispute_id} is not claimed for acceptance by {user_id}")
+        raise NotClaimed(dispute_id, user_id, "acceptance")
     key = acceptance_key(row)
     return await _send_claimed(
         deps,

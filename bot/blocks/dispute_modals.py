@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import stripe
 from slack_sdk.models.blocks import InputBlock, PlainTextInputElement
 from slack_sdk.models.views import View
 
@@ -17,6 +18,7 @@ from bot.blocks.dispute_parts import (
     evidence_so_far,
     id_link,
     missing_text,
+    stripe_error,
     words,
 )
 from bot.evidence_fields import Checklist, EvidenceField
@@ -53,6 +55,29 @@ def _modal(
         close=close,
         blocks=blocks,
     ).to_dict()
+
+
+def prefill_failed(exc: stripe.StripeError) -> str:
+    """Why the evidence form opens without what the payment would fill in."""
+    return (
+        "stripe-ops could not read the payment from Stripe to fill in "
+        f"what it knows: {stripe_error(exc)}"
+    )
+
+
+def evidence_not_taken(exc: stripe.StripeError) -> str:
+    """Stripe refused the evidence the form staged."""
+    return (
+        f":x: Stripe did not take the evidence: {stripe_error(exc)} "
+        "Nothing was submitted."
+    )
+
+
+# Slack would not open a modal: the trigger of a click lasts 3 seconds.
+NO_MODAL = (
+    "Slack did not open the form (the click took too long to reach stripe-ops). "
+    "Nothing was changed; click the button again."
+)
 
 
 def loading_modal(title: str, text: str) -> dict[str, Any]:

@@ -26,18 +26,20 @@ from bot.blocks import (
     section,
     truncate,
 )
-from bot.blocks.alerts import Alert
 from bot.blocks.dispute_modals import (
     FILE_TYPES,
     INPUT_MAX,
+    NO_MODAL,
     VIEW_ACCEPT,
     VIEW_EVIDENCE,
     VIEW_SUBMIT,
     accept_modal,
     evidence_modal,
+    evidence_not_taken,
     info_modal,
     input_block_id,
     loading_modal,
+    prefill_failed,
     saved_modal,
     submit_modal,
 )
@@ -62,8 +64,12 @@ from bot.blocks.dispute_parts import (
     words,
 )
 from bot.blocks.dispute_refusals import (
+    FORM_LOST,
+    LOOKUP_USAGE,
     ONLY_SUPPORT,
     answer_blocked,
+    no_dispute_on,
+    no_such_dispute,
     only_managers,
     unknown_dispute,
 )
@@ -76,7 +82,10 @@ from storage.models import Dispute
 
 __all__ = [
     "FILE_TYPES",
+    "FORM_LOST",
     "INPUT_MAX",
+    "LOOKUP_USAGE",
+    "NO_MODAL",
     "ONLY_SUPPORT",
     "VIEW_ACCEPT",
     "VIEW_EVIDENCE",
@@ -88,12 +97,16 @@ __all__ = [
     "answer_blocked",
     "deadline",
     "evidence_modal",
+    "evidence_not_taken",
     "info_modal",
     "input_block_id",
     "loading_modal",
     "missing_text",
+    "no_dispute_on",
+    "no_such_dispute",
     "note_blocks",
     "only_managers",
+    "prefill_failed",
     "reminder",
     "saved_modal",
     "saved_note",
@@ -243,14 +256,6 @@ def dispute_card(
     if d.status in ANSWERABLE and d.due_by and not d.submission_count:
         text += f", respond by {date_token(d.due_by)}"
     return truncate(one_line(text), SECTION_TEXT_MAX), blocks
-
-
-def dispute_alert(
-    d: Dispute, *, checklist: Checklist, now: float, event_id: str | None
-) -> Alert:
-    text, blocks = dispute_card(d, checklist=checklist, now=now, event_id=event_id)
-    summary = f"{_title(d)} `{escape(d.id)}` · *{amount(d)}* · {words(d.reason)}"
-    return Alert(group="disputes", text=text, summary=summary, blocks=blocks)
 
 
 def lookup_reply(
