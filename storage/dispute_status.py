@@ -15,8 +15,6 @@ from storage.models import Dispute
 ANSWERABLE = frozenset({"needs_response", "warning_needs_response"})
 UNDER_REVIEW = frozenset({"under_review", "warning_under_review"})
 CLOSED = frozenset({"won", "lost", "warning_closed", "prevented"})
-# Still open: waiting for an answer, or for the bank's decision.
-OPEN = ANSWERABLE | UNDER_REVIEW
 
 
 def is_answerable(row: Dispute) -> bool:
