@@ -22,8 +22,6 @@ from bot.deps import Deps
 from bot.stripe_api import call
 
 MAX_BYTES = 5 * 1024 * 1024
-SLACK_FILETYPES = ("pdf", "jpg", "jpeg", "png")
-_KIND_NAMES = {"pdf": "PDF", "jpg": "JPEG", "png": "PNG"}
 _BY_MIMETYPE = {
     "application/pdf": "pdf",
     "image/jpeg": "jpg",

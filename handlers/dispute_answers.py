@@ -16,6 +16,9 @@ from bot.access import is_manager, is_support
 from bot.blocks import disputes as blocks
 from bot.config import Settings
 from bot.deps import Deps
+from bot.dispute_refusals import OnlyManagersAccept, OnlySupportAnswers
+from bot.evidence_fields import EVIDENCE_FIELDS, missing
+from bot.refusals import Refused
 from storage.models import Dispute
 
 
@@ -25,7 +28,7 @@ class Answer:
     # Who may give it (checked at the button and again at the confirmation),
     # and what the others are told.
     allowed: Callable[[Deps, str], Awaitable[bool]]
-    refused: Callable[[Settings], str]
+    refusal: Callable[[Settings], Refused]
     confirmation: Callable[[Deps, Dispute], dict[str, Any]]
     # deps, *, dispute_id, user_id: True for the one claimant.
     claim: Callable[..., Awaitable[bool]]
@@ -40,11 +43,11 @@ class Answer:
 SUBMIT = Answer(
     title="Submit evidence",
     allowed=is_support,
-    refused=lambda _settings: blocks.ONLY_SUPPORT,
+    refusal=lambda _settings: OnlySupportAnswers(),
     confirmation=lambda deps, row: blocks.submit_modal(
         row,
-        missing=disputes.missing(row.reason, row.stripe_evidence),
-        fields=disputes.EVIDENCE_FIELDS,
+        missing=missing(row.reason, row.stripe_evidence),
+        fields=EVIDENCE_FIELDS,
         now=deps.clock.now(),
     ),
     claim=disputes.claim_submission,
@@ -58,7 +61,9 @@ SUBMIT = Answer(
 ACCEPT = Answer(
     title="Accept dispute",
     allowed=is_manager,
-    refused=blocks.only_managers,
+    refusal=lambda settings: OnlyManagersAccept(
+        tuple(settings.MANAGER_USER_IDS), settings.MANAGER_USERGROUP
+    ),
     confirmation=lambda deps, row: blocks.accept_modal(row, now=deps.clock.now()),
     claim=disputes.claim_acceptance,
     send=disputes.accept_claimed,

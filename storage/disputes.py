@@ -2,33 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import (
-    ColumnElement,
-    Select,
-    and_,
-    case,
-    exists,
-    func,
-    literal,
-    or_,
-    select,
-    union_all,
-    update,
-)
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from storage.common import insert_ignore, rowcount
-from storage.models import Dispute, DisputeReminder
-
-# Evidence can be changed and submitted, or the dispute accepted, only in these.
-ANSWERABLE = ("needs_response", "warning_needs_response")
-PAST_DUE = "past_due"
+from storage.dispute_status import ANSWERABLE, open_to_answer
+from storage.models import Dispute
 
 
 @dataclass(frozen=True, order=True)
@@ -94,26 +78,9 @@ async def get(session: AsyncSession, *, dispute_id: str) -> Dispute | None:
     return result.scalar_one_or_none()
 
 
-async def find(session: AsyncSession, *, object_id: str) -> list[Dispute]:
-    """Disputes by their own ID, their charge's or their PaymentIntent's."""
-    result = await session.execute(
-        select(Dispute)
-        .where(
-            or_(
-                col(Dispute.id) == object_id,
-                col(Dispute.charge_id) == object_id,
-                col(Dispute.payment_intent_id) == object_id,
-            )
-        )
-        .order_by(col(Dispute.created).desc())
-        .execution_options(populate_existing=True)
-    )
-    return list(result.scalars().all())
-
-
 async def answerable(session: AsyncSession, *, limit: int) -> tuple[list[Dispute], int]:
     """Disputes waiting for an answer, soonest deadline first; and how many."""
-    where = col(Dispute.status).in_(ANSWERABLE)
+    where = col(Dispute.status).in_(sorted(ANSWERABLE))
     total = await session.scalar(select(func.count()).where(where))
     rows = await session.execute(
         select(Dispute)
@@ -151,24 +118,6 @@ async def set_alert(
         .values(alert_key=key, alert_channel=channel, alert_event=event_id)
     )
     return rowcount(result) == 1
-
-
-def is_answerable(row: Dispute) -> bool:
-    """Evidence may still be changed and submitted, or the dispute accepted."""
-    return (
-        row.status in ANSWERABLE
-        and row.submitted_by is None
-        and row.accepted_by is None
-        and row.submission_count == 0
-    )
-
-
-def _open_to_answer() -> list[ColumnElement[bool]]:
-    return [
-        col(Dispute.status).in_(ANSWERABLE),
-        col(Dispute.submitted_by).is_(None),
-        col(Dispute.accepted_by).is_(None),
-    ]
 
 
 async def set_customer(
@@ -228,7 +177,7 @@ async def take(
     )
     result = await session.execute(
         update(Dispute)
-        .where(col(Dispute.id) == dispute_id, *_open_to_answer())
+        .where(col(Dispute.id) == dispute_id, *open_to_answer())
         .values(taken_by=user_id, updated_at=now)
     )
     return rowcount(result) == 1, previous
@@ -240,7 +189,7 @@ async def claim_submission(
     """One submission per dispute: only the first of racing clicks gets True."""
     result = await session.execute(
         update(Dispute)
-        .where(col(Dispute.id) == dispute_id, *_open_to_answer())
+        .where(col(Dispute.id) == dispute_id, *open_to_answer())
         .where(col(Dispute.submission_count) == 0)
         .values(submitted_by=user_id, submitted_at=now, updated_at=now)
     )
@@ -263,7 +212,7 @@ async def claim_acceptance(
 ) -> bool:
     result = await session.execute(
         update(Dispute)
-        .where(col(Dispute.id) == dispute_id, *_open_to_answer())
+        .where(col(Dispute.id) == dispute_id, *open_to_answer())
         .values(accepted_by=user_id, accepted_at=now, updated_at=now)
     )
     return rowcount(result) == 1
@@ -307,7 +256,7 @@ async def unfinished_calls(session: AsyncSession, *, before: float) -> list[Disp
     """Claimed submissions and acceptances whose Stripe call may not have gone out."""
     result = await session.execute(
         select(Dispute).where(
-            col(Dispute.status).in_(ANSWERABLE),
+            col(Dispute.status).in_(sorted(ANSWERABLE)),
             or_(
                 and_(
                     col(Dispute.submitted_by).is_not(None),
@@ -322,139 +271,3 @@ async def unfinished_calls(session: AsyncSession, *, before: float) -> list[Disp
         )
     )
     return list(result.scalars().all())
-
-
-# -- reminders -------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class ReminderCandidate:
-    """A dispute with a reminder due: `stage` is "<hours>h" or "past_due"."""
-
-    id: str
-    amount: int
-    currency: str
-    reason: str
-    status: str
-    due_by: int
-    taken_by: str | None
-    evidence: dict[str, Any]
-    alert_key: str | None
-    alert_channel: str | None
-    livemode: bool
-    stage: str
-
-
-def threshold_label(hours: int) -> str:
-    return f"{hours}h"
-
-
-def _stage(now: float, hours: Sequence[int]) -> ColumnElement[Any]:
-    """The nearest threshold passed: past_due, else the smallest hours passed."""
-    due = col(Dispute.due_by)
-    whens: list[tuple[ColumnElement[bool], Any]] = [(due <= now, PAST_DUE)]
-    whens += [(due <= now + h * 3600, threshold_label(h)) for h in sorted(hours)]
-    return case(*whens, else_=None)
-
-
-def _due_for_reminder(now: float, hours: Sequence[int]) -> list[ColumnElement[bool]]:
-    stage = _stage(now, hours)
-    reminded = exists().where(
-        col(DisputeReminder.dispute_id) == col(Dispute.id),
-        col(DisputeReminder.threshold) == stage,
-    )
-    return [
-        *_open_to_answer(),
-        col(Dispute.submission_count) == 0,
-        # None or 0: the bank allows no response, so there is nothing to nag about.
-        col(Dispute.due_by).is_not(None),
-        col(Dispute.due_by) > 0,
-        col(Dispute.due_by) <= now + max(hours) * 3600,
-        ~reminded,
-    ]
-
-
-def _due_ids(now: float, hours: Sequence[int], limit: int) -> Select[Any]:
-    """The `limit` due disputes with the nearest deadlines."""
-    return (
-        select(col(Dispute.id))
-        .where(*_due_for_reminder(now, hours))
-        .order_by(col(Dispute.due_by), col(Dispute.id))
-        .limit(limit)
-    )
-
-
-async def reminder_candidates(
-    session: AsyncSession, *, now: float, hours: Sequence[int], limit: int
-) -> list[ReminderCandidate]:
-    """The disputes (nearest deadline first, at most `limit`) whose current
-    stage has no reminder yet, in one query."""
-    stage = _stage(now, hours).label("stage")
-    result = await session.execute(
-        select(
-            col(Dispute.id),
-            col(Dispute.amount),
-            col(Dispute.currency),
-            col(Dispute.reason),
-            col(Dispute.status),
-            col(Dispute.due_by),
-            col(Dispute.taken_by),
-            col(Dispute.stripe_evidence),
-            col(Dispute.alert_key),
-            col(Dispute.alert_channel),
-            col(Dispute.livemode),
-            stage,
-        )
-        .where(*_due_for_reminder(now, hours))
-        .order_by(col(Dispute.due_by), col(Dispute.id))
-        .limit(limit)
-    )
-    return [ReminderCandidate(*row) for row in result.all()]
-
-
-async def record_reminders(
-    session: AsyncSession, *, now: float, hours: Sequence[int], limit: int
-) -> set[tuple[str, str]]:
-    """Mark every passed threshold of the same due disputes as
-    `reminder_candidates` as reminded, in one statement; returns the
-    (dispute, threshold) rows this call inserted.
-
-    The unique (dispute_id, threshold) key makes a racing instance insert
-    nothing for rows this one took, so only one of them sends each reminder.
-    """
-    stages = union_all(
-        select(literal(PAST_DUE).label("label"), literal(0).label("secs")),
-        *(
-            select(
-                literal(threshold_label(h)).label("label"),
-                literal(h * 3600).label("secs"),
-            )
-            for h in hours
-        ),
-    ).subquery("stages")
-    passed = (
-        select(col(Dispute.id), stages.c.label, literal(now))
-        .join(stages, col(Dispute.due_by) <= now + stages.c.secs)
-        .where(col(Dispute.id).in_(_due_ids(now, hours, limit)))
-        # One lock order for every instance, so racing inserts cannot deadlock.
-        .order_by(col(Dispute.id), stages.c.label)
-    )
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    stmt = (
-        insert(DisputeReminder)
-        .from_select(["dispute_id", "threshold", "sent_at"], passed)
-        .on_conflict_do_nothing()
-        .returning(col(DisputeReminder.dispute_id), col(DisputeReminder.threshold))
-    )
-    result = await session.execute(stmt)
-    return {(str(r[0]), str(r[1])) for r in result.all()}
-
-
-async def reminders_for(session: AsyncSession, *, dispute_id: str) -> list[str]:
-    result = await session.execute(
-        select(col(DisputeReminder.threshold))
-        .where(col(DisputeReminder.dispute_id) == dispute_id)
-        .order_by(col(DisputeReminder.id))
-    )
-    return [str(t) for t in result.scalars().all()]

@@ -11,36 +11,36 @@ from slack_sdk.web.async_slack_response import AsyncSlackResponse
 
 from bot import disputes
 from bot.blocks import disputes as blocks
+from bot.blocks.refusals import refusal_text
 from bot.deps import Deps
+from bot.dispute_refusals import NoDisputeNamed, cannot_answer
+from bot.evidence_fields import EVIDENCE_FIELDS, checklist
+from bot.refusals import Refused
 from bot.tell import tell_user
 from handlers import inputs
 from handlers.dispute_answers import ACCEPT, SUBMIT, Answer
+from handlers.failures import tell_on_failure
 
 log = logging.getLogger(__name__)
 
 
-NOT_A_DISPUTE = (
-    "This button does not name a dispute I can look up, so nothing was done. "
-    "Use `/stripe dispute dp_…` to get the dispute with working buttons."
-)
-
-
-def _dispute_id(body: dict[str, Any]) -> str | None:
-    return inputs.dispute_id(inputs.action_value(body))
+def _dispute_id(body: dict[str, Any]) -> str:
+    dispute_id = inputs.dispute_id(inputs.action_value(body))
+    if dispute_id is None:
+        raise NoDisputeNamed
+    return dispute_id
 
 
 def _user(body: dict[str, Any]) -> str:
     return str(body["user"]["id"])
 
 
-NO_MODAL = (
-    "Slack did not open the form (the click took too long to reach stripe-ops). "
-    "Nothing was changed; click the button again."
-)
-
-
 async def _open(
-    deps: Deps, body: dict[str, Any], view: dict[str, Any], *, instead: str = NO_MODAL
+    deps: Deps,
+    body: dict[str, Any],
+    view: dict[str, Any],
+    *,
+    instead: str = blocks.NO_MODAL,
 ) -> AsyncSlackResponse | None:
     """Open a modal; when Slack will not (an expired trigger), tell the clicker
     `instead`, where they clicked."""
@@ -52,25 +52,25 @@ async def _open(
     return None
 
 
-async def _show(deps: Deps, body: dict[str, Any], title: str, text: str) -> None:
-    """Say something in a small modal, or where they clicked if none opens."""
+async def _show_refusal(
+    deps: Deps, body: dict[str, Any], title: str, refused: Refused
+) -> None:
+    """Say why in a small modal, or where they clicked if none opens."""
+    text = refusal_text(refused)
     await _open(deps, body, blocks.info_modal(title, text), instead=text)
 
 
-async def _ask(
-    deps: Deps, answer: Answer, body: dict[str, Any], dispute_id: str
-) -> None:
+async def _ask(deps: Deps, answer: Answer, body: dict[str, Any]) -> None:
     """Open the answer's confirmation, or say why it can't be given."""
-    if not await answer.allowed(deps, _user(body)):
-        await _show(deps, body, answer.title, answer.refused(deps.settings))
-        return
-    row = await disputes.load(deps, dispute_id)
-    if row is None:
-        await _show(deps, body, answer.title, blocks.unknown_dispute(dispute_id))
-        return
-    blocked = blocks.answer_blocked(row)
-    if blocked is not None:
-        await _show(deps, body, answer.title, blocked)
+    dispute_id = _dispute_id(body)
+    try:
+        if not await answer.allowed(deps, _user(body)):
+            raise answer.refusal(deps.settings)
+        row = disputes.refuse_unless_answerable(
+            await disputes.load(deps, dispute_id), dispute_id
+        )
+    except Refused as refused:
+        await _show_refusal(deps, body, answer.title, refused)
         return
     await _open(deps, body, answer.confirmation(deps, row))
 
@@ -82,9 +82,6 @@ def register(app: AsyncApp, deps: Deps) -> None:
         """Open the evidence form: a loading modal at once, then the form."""
         await ack()
         dispute_id = _dispute_id(body)
-        if dispute_id is None:
-            await tell_user(deps, body, NOT_A_DISPUTE)
-            return
         title = "Dispute evidence"
         # The trigger is good for 3 s: open now, fill in after Stripe answers.
         opened = await _open(
@@ -106,27 +103,19 @@ def register(app: AsyncApp, deps: Deps) -> None:
                 now=deps.clock.now(),
                 notice=draft.notice,
             )
-        except disputes.NotAnswerable as exc:
-            view = blocks.info_modal(title, str(exc))
+        except Refused as refused:
+            view = blocks.info_modal(title, refusal_text(refused))
         await deps.slack.views_update(view_id=opened["view"]["id"], view=view)
 
     async def submit_evidence(ack: AsyncAck, body: dict[str, Any]) -> None:
         """Ask for confirmation, showing what is still missing."""
         await ack()
-        dispute_id = _dispute_id(body)
-        if dispute_id is None:
-            await tell_user(deps, body, NOT_A_DISPUTE)
-            return
-        await _ask(deps, SUBMIT, body, dispute_id)
+        await _ask(deps, SUBMIT, body)
 
     async def accept_dispute(ack: AsyncAck, body: dict[str, Any]) -> None:
         """Managers only: ask for confirmation before conceding the money."""
         await ack()
-        dispute_id = _dispute_id(body)
-        if dispute_id is None:
-            await tell_user(deps, body, NOT_A_DISPUTE)
-            return
-        await _ask(deps, ACCEPT, body, dispute_id)
+        await _ask(deps, ACCEPT, body)
 
     async def take_dispute(
         ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond
@@ -134,29 +123,27 @@ def register(app: AsyncApp, deps: Deps) -> None:
         """Claim the dispute: its reminders mention whoever took it."""
         await ack()
         dispute_id = _dispute_id(body)
-        if dispute_id is None:
-            await tell_user(deps, body, NOT_A_DISPUTE)
-            return
         user = _user(body)
         taken = await disputes.take(deps, dispute_id=dispute_id, user_id=user)
-        if taken.row is None:
-            await tell_user(deps, body, blocks.unknown_dispute(dispute_id))
-            return
-        if not taken.taken:
-            text = blocks.answer_blocked(taken.row) or "This dispute is closed."
-            await tell_user(deps, body, text)
-            return
+        if taken.row is None or not taken.taken:
+            raise cannot_answer(dispute_id, taken.row)
         if body.get("container", {}).get("is_ephemeral") and body.get("response_url"):
             # `/stripe dispute` answers only the asker: refresh that copy too.
             row = taken.row
             text, card = blocks.lookup_reply(
-                [(row, disputes.checklist(row.reason, row.stripe_evidence))],
-                disputes.EVIDENCE_FIELDS,
+                [(row, checklist(row.reason, row.stripe_evidence))],
+                EVIDENCE_FIELDS,
                 now=deps.clock.now(),
             )
             await respond(text=text, blocks=card, replace_original=True)
 
-    app.action(blocks.ACTION_EDIT)(edit_evidence)
-    app.action(blocks.ACTION_SUBMIT)(submit_evidence)
-    app.action(blocks.ACTION_ACCEPT)(accept_dispute)
-    app.action(blocks.ACTION_TAKE)(take_dispute)
+    app.action(blocks.ACTION_EDIT)(
+        tell_on_failure(deps, "edit evidence")(edit_evidence)
+    )
+    app.action(blocks.ACTION_SUBMIT)(
+        tell_on_failure(deps, "submit evidence")(submit_evidence)
+    )
+    app.action(blocks.ACTION_ACCEPT)(
+        tell_on_failure(deps, "accept dispute")(accept_dispute)
+    )
+    app.action(blocks.ACTION_TAKE)(tell_on_failure(deps, "take dispute")(take_dispute))

@@ -9,29 +9,25 @@ import stripe
 
 from bot import disputes
 from bot.blocks import disputes as blocks
-from bot.blocks import escape
+from bot.evidence_fields import EVIDENCE_FIELDS, checklist
 
 if TYPE_CHECKING:
     from handlers.commands import CommandContext, Subcommands
 
 _LOOKUP_ID = re.compile(r"(?:dp|du|ch|pi)_[A-Za-z0-9]+")
-_USAGE = (
-    "Give a dispute, charge or PaymentIntent ID: `/stripe dispute dp_…`, "
-    "`/stripe dispute ch_…` or `/stripe dispute pi_…`."
-)
 
 
 async def dispute(ctx: CommandContext) -> None:
     """One dispute (or a payment's disputes): deadline, evidence, buttons."""
     object_id = ctx.args.split()[0] if ctx.args else ""
     if not _LOOKUP_ID.fullmatch(object_id):
-        await ctx.reply(_USAGE)
+        await ctx.reply(blocks.LOOKUP_USAGE)
         return
     try:
         rows = await disputes.lookup(ctx.deps, object_id)
     except stripe.InvalidRequestError as exc:
         if exc.code == "resource_missing":
-            await ctx.reply(f"Stripe has no dispute `{escape(object_id)}`.")
+            await ctx.reply(blocks.no_such_dispute(object_id))
             return
         await ctx.reply(blocks.stripe_error(exc))
         return
@@ -39,12 +35,12 @@ async def dispute(ctx: CommandContext) -> None:
         await ctx.reply(blocks.stripe_error(exc))
         return
     if not rows:
-        await ctx.reply(f"No dispute on `{escape(object_id)}`.")
+        await ctx.reply(blocks.no_dispute_on(object_id))
         return
     now = ctx.deps.clock.now()
     text, reply = blocks.lookup_reply(
-        [(row, disputes.checklist(row.reason, row.stripe_evidence)) for row in rows],
-        disputes.EVIDENCE_FIELDS,
+        [(row, checklist(row.reason, row.stripe_evidence)) for row in rows],
+        EVIDENCE_FIELDS,
         now=now,
     )
     await ctx.reply(text, reply)
@@ -54,7 +50,7 @@ async def dispute_list(ctx: CommandContext) -> None:
     """Disputes waiting for an answer, soonest deadline first."""
     rows, total, in_review = await disputes.answerable(ctx.deps, limit=blocks.LIST_MAX)
     text, reply = blocks.dispute_list(
-        [(row, disputes.checklist(row.reason, row.stripe_evidence)) for row in rows],
+        [(row, checklist(row.reason, row.stripe_evidence)) for row in rows],
         total=total,
         in_review=in_review,
         now=ctx.deps.clock.now(),

@@ -13,7 +13,10 @@ from slack_bolt.async_app import AsyncAck, AsyncApp
 
 from bot import disputes
 from bot.blocks import disputes as blocks
+from bot.blocks.refusals import refusal_text
 from bot.deps import Deps
+from bot.dispute_refusals import cannot_answer
+from bot.evidence_fields import EVIDENCE_FIELDS, FILE_FIELDS, checklist, modal_fields
 from bot.evidence_files import (
     EvidenceFileError,
     SlackFile,
@@ -22,19 +25,15 @@ from bot.evidence_files import (
     fetch_checked,
     file_info,
 )
+from bot.refusals import Refused
 from handlers import inputs
 from handlers.dispute_answers import ACCEPT, SUBMIT, Answer
-from storage.models import Dispute
+from handlers.failures import tell_on_failure
 
 log = logging.getLogger(__name__)
 
 # The dispute's ID, which the form was opened with.
 _META = "private_metadata"
-FORM_LOST = (
-    "This form no longer says which dispute it is for, so I can't use it. "
-    "Nothing was saved, submitted or accepted. Close it and open the dispute "
-    "again from its card or with `/stripe dispute dp_…`."
-)
 
 # Of Slack's 3 s for a view_submission answer, what downloading files to check
 # their bytes may use; slower downloads are checked after the answer instead.
@@ -53,7 +52,7 @@ def _form_values(
         if not isinstance(actions, dict):
             continue
         for name, state in actions.items():
-            if name not in disputes.EVIDENCE_FIELDS or not isinstance(state, dict):
+            if name not in EVIDENCE_FIELDS or not isinstance(state, dict):
                 continue
             if state.get("type") == "file_input":
                 files = state.get("files")
@@ -62,7 +61,7 @@ def _form_values(
                     for f in (files if isinstance(files, list) else [])
                     if isinstance(f, dict) and f.get("id")
                 ]
-            elif name not in disputes.FILE_FIELDS:
+            elif name not in FILE_FIELDS:
                 texts[name] = str(state.get("value") or "").strip()
     return texts, attached
 
@@ -86,11 +85,8 @@ async def _fetch(
     return uploads, errors
 
 
-def _cannot_answer(dispute_id: str, row: Dispute | None) -> str:
-    """Why the dispute takes no evidence or answer (any more)."""
-    if row is None:
-        return blocks.unknown_dispute(dispute_id)
-    return blocks.answer_blocked(row) or "This dispute is closed."
+def _refusal_modal(title: str, refused: Refused) -> dict[str, Any]:
+    return blocks.info_modal(title, refusal_text(refused))
 
 
 async def _confirm(
@@ -105,17 +101,17 @@ async def _confirm(
     title = answer.title
     user, dispute_id = str(body["user"]["id"]), inputs.dispute_id(view.get(_META))
     if dispute_id is None:
-        await ack(response_action="update", view=blocks.info_modal(title, FORM_LOST))
-        return
-    if not await answer.allowed(deps, user):
         await ack(
-            response_action="update",
-            view=blocks.info_modal(title, answer.refused(deps.settings)),
+            response_action="update", view=blocks.info_modal(title, blocks.FORM_LOST)
         )
         return
+    if not await answer.allowed(deps, user):
+        refused = answer.refusal(deps.settings)
+        await ack(response_action="update", view=_refusal_modal(title, refused))
+        return
     if not await answer.claim(deps, dispute_id=dispute_id, user_id=user):
-        text = _cannot_answer(dispute_id, await disputes.load(deps, dispute_id))
-        await ack(response_action="update", view=blocks.info_modal(title, text))
+        refused = cannot_answer(dispute_id, await disputes.load(deps, dispute_id))
+        await ack(response_action="update", view=_refusal_modal(title, refused))
         return
     await ack(
         response_action="update", view=blocks.loading_modal(title, answer.sending)
@@ -127,6 +123,8 @@ async def _confirm(
             exc, answer.failed, may_have_acted=disputes.stripe_may_have_acted(exc)
         )
         result = blocks.info_modal(title, text)
+    except Refused as refused:
+        result = _refusal_modal(title, refused)
     else:
         result = blocks.info_modal(answer.done_title, answer.done_note(row))
     await deps.slack.views_update(view_id=view["id"], view=result)
@@ -144,7 +142,8 @@ def register(app: AsyncApp, deps: Deps) -> None:
         user, dispute_id = str(body["user"]["id"]), inputs.dispute_id(view.get(_META))
         if dispute_id is None:
             await ack(
-                response_action="update", view=blocks.info_modal(title, FORM_LOST)
+                response_action="update",
+                view=blocks.info_modal(title, blocks.FORM_LOST),
             )
             return
         texts, attached = _form_values(view)
@@ -168,20 +167,22 @@ def register(app: AsyncApp, deps: Deps) -> None:
         if files and not errors and budget > 0:
             try:
                 async with asyncio.timeout(budget):
-                    uploads, refused = await _fetch(deps, files)
+                    uploads, bad_files = await _fetch(deps, files)
             except TimeoutError:
                 pass
             else:
-                errors = {blocks.input_block_id(n): e for n, e in refused.items()}
+                errors = {blocks.input_block_id(n): e for n, e in bad_files.items()}
         elif not files:
             uploads = []
         if errors:
             await ack(response_action="errors", errors=errors)
             return
-        row = await disputes.load(deps, dispute_id)
-        if row is None or not disputes.can_answer(row):
-            text = _cannot_answer(dispute_id, row)
-            await ack(response_action="update", view=blocks.info_modal(title, text))
+        try:
+            row = disputes.refuse_unless_answerable(
+                await disputes.load(deps, dispute_id), dispute_id
+            )
+        except Refused as not_now:
+            await ack(response_action="update", view=_refusal_modal(title, not_now))
             return
         await ack(
             response_action="update",
@@ -189,19 +190,19 @@ def register(app: AsyncApp, deps: Deps) -> None:
         )
 
         if uploads is None:
-            uploads, refused = await _fetch(deps, files)
-            if refused:
+            uploads, bad_files = await _fetch(deps, files)
+            if bad_files:
                 # Too slow to refuse in the answer: show the form again, with
                 # what was typed and why the file was refused.
                 await deps.slack.views_update(
                     view_id=view["id"],
                     view=blocks.evidence_modal(
                         row,
-                        fields=disputes.modal_fields(row.reason),
+                        fields=modal_fields(row.reason),
                         values=texts,
                         files=row.evidence_files,
                         now=deps.clock.now(),
-                        errors=refused,
+                        errors=bad_files,
                         notice="Nothing was saved: a file was refused (see below).",
                     ),
                 )
@@ -210,20 +211,16 @@ def register(app: AsyncApp, deps: Deps) -> None:
             saved = await disputes.save_evidence(
                 deps, dispute_id=dispute_id, user_id=user, texts=texts, uploads=uploads
             )
-        except disputes.NotAnswerable as exc:
-            result = blocks.info_modal(title, str(exc))
+        except Refused as refused:
+            result = _refusal_modal(title, refused)
         except stripe.StripeError as exc:
-            result = blocks.info_modal(
-                title,
-                f":x: Stripe did not take the evidence: {blocks.stripe_error(exc)} "
-                "Nothing was submitted.",
-            )
+            result = blocks.info_modal(title, blocks.evidence_not_taken(exc))
         else:
             fresh = saved.row
             result = blocks.saved_modal(
                 fresh,
-                saved=[disputes.EVIDENCE_FIELDS[n] for n in saved.fields],
-                checklist=disputes.checklist(fresh.reason, fresh.stripe_evidence),
+                saved=[EVIDENCE_FIELDS[n] for n in saved.fields],
+                checklist=checklist(fresh.reason, fresh.stripe_evidence),
                 now=deps.clock.now(),
             )
         await deps.slack.views_update(view_id=view["id"], view=result)
@@ -238,6 +235,12 @@ def register(app: AsyncApp, deps: Deps) -> None:
     ) -> None:
         await _confirm(deps, ACCEPT, ack, body, view)
 
-    app.view(blocks.VIEW_EVIDENCE)(save_evidence)
-    app.view(blocks.VIEW_SUBMIT)(confirm_submit)
-    app.view(blocks.VIEW_ACCEPT)(confirm_accept)
+    app.view(blocks.VIEW_EVIDENCE)(
+        tell_on_failure(deps, "save evidence")(save_evidence)
+    )
+    app.view(blocks.VIEW_SUBMIT)(
+        tell_on_failure(deps, "submit evidence")(confirm_submit)
+    )
+    app.view(blocks.VIEW_ACCEPT)(
+        tell_on_failure(deps, "accept dispute")(confirm_accept)
+    )

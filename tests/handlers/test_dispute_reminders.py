@@ -18,7 +18,7 @@ from bot.blocks import disputes as blocks
 from bot.config import Settings
 from bot.deps import Deps
 from handlers.jobs.disputes import send_reminders
-from storage import disputes as store
+from storage import dispute_reminders as store
 from storage.models import OutboxMessage
 from tests.conftest import ManualClock
 from tests.fakes.slack import FakeSlack, SlackCall

@@ -10,7 +10,7 @@ import pytest
 from bot import disputes
 from bot.blocks import MESSAGE_BLOCKS_MAX
 from bot.blocks import disputes as blocks
-from storage.disputes import ReminderCandidate
+from storage.dispute_reminders import ReminderCandidate
 from storage.models import Dispute
 from tests.support import dispute as dispute_object
 
