@@ -41,11 +41,14 @@ async def reconcile(deps: Deps, *, page_size: int = RECONCILE_PAGE_SIZE) -> int:
     while True:
         page = await with_customer("data.charge", listing)
         objects = [plain(d) for d in page.data]
-        # One short transaction per page: no database lock across HTTP calls.
-        async with deps.sessions() as session, session.begin():
-            now = deps.clock.now()
-            for obj in objects:
-                await on_snapshot(session, deps.settings, obj, version=version, now=now)
+        # One short transaction per dispute: no lock across HTTP calls, and
+        # never one dispute's row held while waiting for another's, which the
+        # event worker may hold in another order (a deadlock on PostgreSQL).
+        for obj in objects:
+            async with deps.sessions() as session, session.begin():
+                await on_snapshot(
+                    session, deps.settings, obj, version=version, now=deps.clock.now()
+                )
         seen += len(objects)
         deps.wake.outbox.set()
         if not page.has_more or not objects:
