@@ -55,9 +55,11 @@ async def lookup(deps: Deps, object_id: str) -> list[Dispute]:
         found = await with_customer("data.charge", listing)
     objects = [plain(d) for d in found]
     rows: list[Dispute] = []
-    async with deps.sessions() as session, session.begin():
-        now = deps.clock.now()
-        for obj in objects:
+    # One dispute per transaction, as in reconcile: never one row held while
+    # waiting for another's.
+    for obj in objects:
+        async with deps.sessions() as session, session.begin():
+            now = deps.clock.now()
             applied = await on_snapshot(
                 session, deps.settings, obj, version=snapshot(now), now=now
             )
