@@ -51,14 +51,6 @@ class EventRouter:
     def add(self, event_type: str, handler: EventHandler) -> None:
         self._handlers[event_type].append(handler)
 
-    def on(self, *event_types: str) -> Callable[[EventHandler], EventHandler]:
-        def decorate(handler: EventHandler) -> EventHandler:
-            for event_type in event_types:
-                self.add(event_type, handler)
-            return handler
-
-        return decorate
-
     def handlers_for(self, event_type: str) -> list[EventHandler]:
         return list(self._handlers.get(event_type, ()))
 

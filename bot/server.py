@@ -40,12 +40,9 @@ SIGNATURE_TOLERANCE_SECONDS = 300
 
 @dataclass(frozen=True)
 class Options:
-    """How much of the app to run: tests drive pieces by hand."""
+    """Worker timings, and whether to read Stripe at start (tests skip it)."""
 
     policy: WorkerPolicy = field(default_factory=WorkerPolicy)
-    run_workers: bool = True
-    run_scheduler: bool = True
-    run_startup_recovery: bool = True
     # Read Stripe (e.g. its open disputes) at start, in the background.
     sync_at_start: bool = True
 
@@ -107,12 +104,9 @@ def create_app(deps: Deps, options: Options | None = None) -> web.Application:
     app.cleanup_ctx.append(_dependencies)
     app.cleanup_ctx.append(_database)
     app.cleanup_ctx.append(_ingest)
-    if options.run_startup_recovery:
-        app.cleanup_ctx.append(_startup_recovery)
-    if options.run_workers:
-        app.cleanup_ctx.append(_workers)
-    if options.run_scheduler:
-        app.cleanup_ctx.append(_scheduler)
+    app.cleanup_ctx.append(_startup_recovery)
+    app.cleanup_ctx.append(_workers)
+    app.cleanup_ctx.append(_scheduler)
     if options.sync_at_start:
         app.cleanup_ctx.append(_sync_at_start)
     if deps.settings.socket_mode:
@@ -381,6 +375,3 @@ async def metrics(request: web.Request) -> web.Response:
     deps.metrics.outbox_oldest_age.set(oldest_age)
     body = generate_latest(deps.metrics.registry)
     return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
-
-
-StartupTask = Callable[[Deps], Awaitable[None]]
