@@ -22,6 +22,7 @@ from bot.event_router import EventContext, EventRouter
 from bot.logs import correlation_id
 from storage import events as event_store
 from storage import outbox
+from storage.events import DueEvent
 from storage.models import OutboxMessage
 
 log = logging.getLogger(__name__)
@@ -117,8 +118,8 @@ class EventWorker:
         """
         deps, policy = self.deps, self.policy
         started = time.perf_counter()
-        done: list[tuple[str, str]] = []
-        due: list[tuple[str, str, str, int]] = []
+        done: list[DueEvent] = []
+        due: list[DueEvent] = []
         self._more = False
         try:
             async with deps.sessions() as session, session.begin():
@@ -126,21 +127,21 @@ class EventWorker:
                 due = await event_store.lock_due_events(
                     session, now=now, limit=policy.event_batch
                 )
-                for event_id, event_type, payload, _ in due:
+                for event in due:
                     if done and self._should_commit(started):
                         break
-                    await self._dispatch(session, payload, now)
-                    done.append((event_id, event_type))
+                    await self._dispatch(session, event.payload, now)
+                    done.append(event)
                 self._more = len(done) < len(due) or len(due) == policy.event_batch
                 if done:
                     await event_store.mark_processed(
-                        session, event_ids=[i for i, _ in done], now=now
+                        session, event_ids=[e.id for e in done], now=now
                     )
         except Exception:
             self._more = True  # the rest of the round is still due
             return await self._process_alone(due[0] if due else None)
-        for _, event_type in done:
-            deps.metrics.events_processed.labels(event_type).inc()
+        for event in done:
+            deps.metrics.events_processed.labels(event.type).inc()
         if done:
             deps.wake.outbox.set()
         return len(done)
@@ -151,11 +152,11 @@ class EventWorker:
             return True
         return elapsed > self.policy.yield_after_seconds and self.intake_waiting()
 
-    async def _process_alone(self, first: tuple[str, str, str, int] | None) -> int:
+    async def _process_alone(self, first: DueEvent | None) -> int:
         if first is None:
             raise RuntimeError("no event to retry alone")
         deps = self.deps
-        event_id, event_type, _, attempts = first
+        event_id, event_type = first.id, first.type
         try:
             async with deps.sessions() as session, session.begin():
                 now = deps.clock.now()
@@ -164,12 +165,12 @@ class EventWorker:
                 )
                 if not locked:
                     return 0  # another instance has it, or it is done
-                await self._dispatch(session, locked[0][2], now)
+                await self._dispatch(session, locked[0].payload, now)
                 await event_store.mark_processed(session, event_ids=[event_id], now=now)
         except Exception as exc:
             deps.metrics.event_failures.labels(event_type).inc()
             log.error("processing %s (%s) failed", event_id, event_type, exc_info=exc)
-            await self._record_failure(event_id, event_type, attempts, exc)
+            await self._record_failure(event_id, event_type, first.attempts, exc)
             return 1
         deps.metrics.events_processed.labels(event_type).inc()
         deps.wake.outbox.set()
