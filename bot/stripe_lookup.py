@@ -19,6 +19,7 @@ from stripe.params import RefundListParams
 from bot import stripe_shapes as shapes
 from bot.deps import Deps
 from bot.stripe_api import call
+from bot.stripe_shapes import as_dict, as_int, as_str, expandable_id, plain_dict
 
 # Open disputes still need (or await) an answer; inquiries are `warning_*`.
 OPEN_DISPUTE_STATUSES = frozenset(
@@ -197,51 +198,24 @@ class RefundsLookup:
     more: bool
 
 
-# -- reading Stripe's dicts, where a field may be missing or expanded ------------
-
-
-def _dict(value: object) -> dict[str, Any]:
-    return value if isinstance(value, dict) else {}
-
-
-def _str(value: object) -> str | None:
-    return value if isinstance(value, str) and value else None
-
-
-def _int(value: object) -> int | None:
-    return value if isinstance(value, int) and not isinstance(value, bool) else None
-
-
-def _id(value: object) -> str | None:
-    if isinstance(value, dict):
-        return _str(value.get("id"))
-    return _str(value)
-
-
-def _plain(obj: Any) -> dict[str, Any]:
-    to_dict = getattr(obj, "to_dict", None)
-    data = to_dict() if callable(to_dict) else obj
-    return data if isinstance(data, dict) else {}
-
-
 def customer_label(customer: dict[str, Any], billing: dict[str, Any]) -> str | None:
     """ "Name <email>" from the customer, else from the payment's billing details."""
-    name = _str(customer.get("name")) or _str(billing.get("name"))
-    email = _str(customer.get("email")) or _str(billing.get("email"))
+    name = as_str(customer.get("name")) or as_str(billing.get("name"))
+    email = as_str(customer.get("email")) or as_str(billing.get("email"))
     if name and email:
         return f"{name} <{email}>"
     return name or email
 
 
 def dispute_from(obj: dict[str, Any]) -> DisputeInfo:
-    status = _str(obj.get("status")) or "unknown"
+    status = as_str(obj.get("status")) or "unknown"
     refundable = obj.get("is_charge_refundable")
     return DisputeInfo(
-        id=_str(obj.get("id")) or "",
-        charge_id=_id(obj.get("charge")),
-        amount=_int(obj.get("amount")) or 0,
-        currency=_str(obj.get("currency")) or "usd",
-        reason=_str(obj.get("reason")),
+        id=as_str(obj.get("id")) or "",
+        charge_id=expandable_id(obj.get("charge")),
+        amount=as_int(obj.get("amount")) or 0,
+        currency=as_str(obj.get("currency")) or "usd",
+        reason=as_str(obj.get("reason")),
         status=status,
         due_by=shapes.dispute_due_by(obj),
         is_charge_refundable=(
@@ -253,36 +227,38 @@ def dispute_from(obj: dict[str, Any]) -> DisputeInfo:
 def payment_from_charge(
     charge: dict[str, Any], *, payment_intent: dict[str, Any] | None = None
 ) -> Payment:
-    pi = payment_intent or _dict(charge.get("payment_intent"))
-    amount = _int(charge.get("amount")) or 0
+    pi = payment_intent or as_dict(charge.get("payment_intent"))
+    amount = as_int(charge.get("amount")) or 0
     captured = charge.get("captured") is not False
-    captured_amount = _int(charge.get("amount_captured"))
-    status = _str(pi.get("status")) or _str(charge.get("status")) or "unknown"
+    captured_amount = as_int(charge.get("amount_captured"))
+    status = as_str(pi.get("status")) or as_str(charge.get("status")) or "unknown"
     return Payment(
-        id=_id(charge.get("payment_intent")) or _str(charge.get("id")) or "",
-        charge_id=_str(charge.get("id")),
-        payment_intent_id=_id(charge.get("payment_intent")),
-        customer_id=_id(charge.get("customer")),
+        id=expandable_id(charge.get("payment_intent"))
+        or as_str(charge.get("id"))
+        or "",
+        charge_id=as_str(charge.get("id")),
+        payment_intent_id=expandable_id(charge.get("payment_intent")),
+        customer_id=expandable_id(charge.get("customer")),
         customer_label=customer_label(
-            _dict(charge.get("customer")), _dict(charge.get("billing_details"))
+            as_dict(charge.get("customer")), as_dict(charge.get("billing_details"))
         ),
         amount=amount,
         # Older API versions have no amount_captured: a captured charge took all.
         amount_captured=captured_amount if captured_amount is not None else amount,
-        amount_refunded=_int(charge.get("amount_refunded")) or 0,
-        currency=_str(charge.get("currency")) or "usd",
+        amount_refunded=as_int(charge.get("amount_refunded")) or 0,
+        currency=as_str(charge.get("currency")) or "usd",
         status=status,
         captured=captured,
         disputed=charge.get("disputed") is True,
-        created=_int(charge.get("created")) or 0,
+        created=as_int(charge.get("created")) or 0,
         livemode=charge.get("livemode") is True,
-        description=_str(charge.get("description")),
+        description=as_str(charge.get("description")),
     )
 
 
 def payment_from_intent(pi: dict[str, Any]) -> Payment:
     # `latest_charge` (expanded), or `charges.data[0]` before 2022-08-01.
-    charge = _dict(shapes.intent_charge(pi))
+    charge = as_dict(shapes.intent_charge(pi))
     if charge:
         # The charge says what was paid and refunded; the intent whose it is.
         payment = payment_from_charge(
@@ -290,49 +266,49 @@ def payment_from_intent(pi: dict[str, Any]) -> Payment:
         )
         return replace(
             payment,
-            customer_id=_id(pi.get("customer")) or payment.customer_id,
+            customer_id=expandable_id(pi.get("customer")) or payment.customer_id,
             customer_label=customer_label(
-                _dict(pi.get("customer")), _dict(charge.get("billing_details"))
+                as_dict(pi.get("customer")), as_dict(charge.get("billing_details"))
             ),
-            description=_str(pi.get("description")) or payment.description,
+            description=as_str(pi.get("description")) or payment.description,
         )
     return Payment(
-        id=_str(pi.get("id")) or "",
+        id=as_str(pi.get("id")) or "",
         charge_id=None,
-        payment_intent_id=_str(pi.get("id")),
-        customer_id=_id(pi.get("customer")),
-        customer_label=customer_label(_dict(pi.get("customer")), {}),
-        amount=_int(pi.get("amount")) or 0,
-        amount_captured=_int(pi.get("amount_received")) or 0,
+        payment_intent_id=as_str(pi.get("id")),
+        customer_id=expandable_id(pi.get("customer")),
+        customer_label=customer_label(as_dict(pi.get("customer")), {}),
+        amount=as_int(pi.get("amount")) or 0,
+        amount_captured=as_int(pi.get("amount_received")) or 0,
         amount_refunded=0,
-        currency=_str(pi.get("currency")) or "usd",
-        status=_str(pi.get("status")) or "unknown",
+        currency=as_str(pi.get("currency")) or "usd",
+        status=as_str(pi.get("status")) or "unknown",
         captured=False,
         disputed=False,
-        created=_int(pi.get("created")) or 0,
+        created=as_int(pi.get("created")) or 0,
         livemode=pi.get("livemode") is True,
-        description=_str(pi.get("description")),
+        description=as_str(pi.get("description")),
     )
 
 
 def refund_from(obj: dict[str, Any]) -> RefundInfo:
-    destination = _dict(obj.get("destination_details"))
-    dest_type = _str(destination.get("type"))
-    card = _dict(destination.get(dest_type or "card"))
-    metadata = {str(k): str(v) for k, v in _dict(obj.get("metadata")).items()}
+    destination = as_dict(obj.get("destination_details"))
+    dest_type = as_str(destination.get("type"))
+    card = as_dict(destination.get(dest_type or "card"))
+    metadata = {str(k): str(v) for k, v in as_dict(obj.get("metadata")).items()}
     return RefundInfo(
-        id=_str(obj.get("id")) or "",
-        amount=_int(obj.get("amount")) or 0,
-        currency=_str(obj.get("currency")) or "usd",
-        status=_str(obj.get("status")) or "unknown",
-        reason=_str(obj.get("reason")),
-        created=_int(obj.get("created")) or 0,
-        charge_id=_id(obj.get("charge")),
-        payment_intent_id=_id(obj.get("payment_intent")),
-        failure_reason=_str(obj.get("failure_reason")),
+        id=as_str(obj.get("id")) or "",
+        amount=as_int(obj.get("amount")) or 0,
+        currency=as_str(obj.get("currency")) or "usd",
+        status=as_str(obj.get("status")) or "unknown",
+        reason=as_str(obj.get("reason")),
+        created=as_int(obj.get("created")) or 0,
+        charge_id=expandable_id(obj.get("charge")),
+        payment_intent_id=expandable_id(obj.get("payment_intent")),
+        failure_reason=as_str(obj.get("failure_reason")),
         destination_type=dest_type,
-        reference=_str(card.get("reference")),
-        reference_status=_str(card.get("reference_status")),
+        reference=as_str(card.get("reference")),
+        reference_status=as_str(card.get("reference_status")),
         metadata=metadata,
     )
 
@@ -348,7 +324,7 @@ async def _or_none(
 ) -> dict[str, Any] | None:
     """The object, or None when Stripe has no such object; other errors raise."""
     try:
-        return _plain(await call(deps.metrics, operation, request))
+        return plain_dict(await call(deps.metrics, operation, request))
     except stripe.StripeError as exc:
         if _missing(exc):
             return None
@@ -364,7 +340,7 @@ async def fetch_disputes(deps: Deps, charge_id: str) -> tuple[DisputeInfo, ...]:
         "disputes.list",
         deps.stripe.v1.disputes.list_async({"charge": charge_id, "limit": 10}),
     )
-    return tuple(dispute_from(_plain(d)) for d in page.data)
+    return tuple(dispute_from(plain_dict(d)) for d in page.data)
 
 
 async def fetch_payment(
@@ -402,25 +378,25 @@ async def fetch_payment(
 
 def _customer(obj: dict[str, Any]) -> CustomerInfo:
     return CustomerInfo(
-        id=_str(obj.get("id")) or "",
-        name=_str(obj.get("name")),
-        email=_str(obj.get("email")),
-        created=_int(obj.get("created")) or 0,
+        id=as_str(obj.get("id")) or "",
+        name=as_str(obj.get("name")),
+        email=as_str(obj.get("email")),
+        created=as_int(obj.get("created")) or 0,
         livemode=obj.get("livemode") is True,
         deleted=obj.get("deleted") is True,
     )
 
 
 def _payment_method(obj: dict[str, Any], default_id: str | None) -> PaymentMethodInfo:
-    kind = _str(obj.get("type")) or "unknown"
-    details = _dict(obj.get(kind))
+    kind = as_str(obj.get("type")) or "unknown"
+    details = as_dict(obj.get(kind))
     return PaymentMethodInfo(
-        id=_str(obj.get("id")) or "",
+        id=as_str(obj.get("id")) or "",
         type=kind,
-        brand=_str(details.get("display_brand")) or _str(details.get("brand")),
-        last4=_str(details.get("last4")),
-        exp_month=_int(details.get("exp_month")),
-        exp_year=_int(details.get("exp_year")),
+        brand=as_str(details.get("display_brand")) or as_str(details.get("brand")),
+        last4=as_str(details.get("last4")),
+        exp_month=as_int(details.get("exp_month")),
+        exp_year=as_int(details.get("exp_year")),
         is_default=default_id is not None and obj.get("id") == default_id,
     )
 
@@ -432,8 +408,8 @@ async def _customer_view(
     info = _customer(customer)
     if info.deleted:
         return CustomerView(info, [], [], False, [])
-    default_id = _id(
-        _dict(customer.get("invoice_settings")).get("default_payment_method")
+    default_id = expandable_id(
+        as_dict(customer.get("invoice_settings")).get("default_payment_method")
     )
     methods_page, charges_page = await asyncio.gather(
         call(
@@ -449,8 +425,8 @@ async def _customer_view(
             v1.charges.list_async({"customer": info.id, "limit": PAYMENTS_SHOWN}),
         ),
     )
-    methods = [_payment_method(_plain(pm), default_id) for pm in methods_page.data]
-    payments = [payment_from_charge(_plain(ch)) for ch in charges_page.data]
+    methods = [_payment_method(plain_dict(pm), default_id) for pm in methods_page.data]
+    payments = [payment_from_charge(plain_dict(ch)) for ch in charges_page.data]
     if highlight is not None and all(
         p.charge_id != highlight.charge_id for p in payments
     ):
@@ -484,7 +460,7 @@ async def customer_lookup(deps: Deps, query: Query) -> Lookup:
             v1.customers.list_async({"email": query.value, "limit": CUSTOMERS_SHOWN}),
         )
         views = await asyncio.gather(
-            *(_customer_view(deps, _plain(c)) for c in page.data)
+            *(_customer_view(deps, plain_dict(c)) for c in page.data)
         )
         return Lookup(query, list(views), more_customers=bool(page.has_more))
     if query.kind == "customer":
@@ -531,7 +507,7 @@ async def refunds_lookup(deps: Deps, query: Query) -> RefundsLookup | None:
         "refunds.list",
         v1.refunds.list_async({"charge": payment.charge_id, "limit": REFUNDS_SHOWN}),
     )
-    refunds = [refund_from(_plain(r)) for r in page.data]
+    refunds = [refund_from(plain_dict(r)) for r in page.data]
     return RefundsLookup(query, refunds, payment, more=bool(page.has_more))
 
 
@@ -544,7 +520,7 @@ async def find_refund_by_metadata(
         page = await call(
             deps.metrics, "refunds.list", deps.stripe.v1.refunds.list_async(params)
         )
-        refunds = [refund_from(_plain(r)) for r in page.data]
+        refunds = [refund_from(plain_dict(r)) for r in page.data]
         for refund in refunds:
             if refund.metadata.get(key) == value:
                 return refund

@@ -46,6 +46,14 @@ def expandable_id(value: object) -> str | None:
     return as_str(value)
 
 
+def plain_dict(obj: object) -> dict[str, Any]:
+    """A StripeObject the SDK returned as a plain dict (a dict stays as it is;
+    anything else is empty)."""
+    to_dict = getattr(obj, "to_dict", None)
+    data = to_dict() if callable(to_dict) else obj
+    return data if isinstance(data, dict) else {}
+
+
 def list_items(value: object) -> list[Any]:
     """The items of a list object (`{"object": "list", "data": [...]}`) or of
     a plain array, as older versions sent some lists."""

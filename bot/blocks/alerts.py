@@ -25,6 +25,7 @@ from bot.blocks import (
     truncate,
 )
 from bot.money import format_amount
+from bot.stripe_shapes import as_dict, as_int, as_str, expandable_id
 
 AlertGroup = Literal["payments", "refunds", "payouts", "disputes"]
 
@@ -119,31 +120,9 @@ class _Draft:
             self.details.append(f"*{label}:* {value_mrkdwn}")
 
 
-# --- reading Stripe objects, where any field may be missing or expanded -------
-
-
-def _dict(value: object) -> dict[str, Any]:
-    return value if isinstance(value, dict) else {}
-
-
-def _str(value: object) -> str | None:
-    return value if isinstance(value, str) and value else None
-
-
-def _int(value: object) -> int | None:
-    return value if isinstance(value, int) and not isinstance(value, bool) else None
-
-
-def _id(value: object) -> str | None:
-    """The ID of an expandable field, whether it holds an ID or an object."""
-    if isinstance(value, dict):
-        return _str(value.get("id"))
-    return _str(value)
-
-
 def _money(obj: dict[str, Any], key: str = "amount") -> str | None:
-    amount = _int(obj.get(key))
-    currency = _str(obj.get("currency"))
+    amount = as_int(obj.get(key))
+    currency = as_str(obj.get("currency"))
     if amount is None or currency is None:
         return None
     return escape(format_amount(amount, currency))
@@ -151,7 +130,7 @@ def _money(obj: dict[str, Any], key: str = "amount") -> str | None:
 
 def _words(code: object) -> str | None:
     """A Stripe enum value as words: "not_received" -> "not received"."""
-    text = _str(code)
+    text = as_str(code)
     return escape(text.replace("_", " ")) if text else None
 
 
@@ -171,7 +150,7 @@ def _code(object_id: str) -> str:
 def _add_people(draft: _Draft, obj: dict[str, Any], livemode: bool) -> None:
     """Customer ID and the payer's name/email, from a charge (of any API
     version) or PaymentIntent."""
-    draft.fact("Customer", _id_link(_id(obj.get("customer")), livemode))
+    draft.fact("Customer", _id_link(expandable_id(obj.get("customer")), livemode))
     payer = shapes.charge_payer(obj)
     draft.fact("Name", clip(payer.name, 200) if payer.name else None)
     draft.fact("Email", clip(payer.email, 200) if payer.email else None)
@@ -184,10 +163,10 @@ def _add_card(draft: _Draft, card: shapes.Card | None) -> None:
 
 
 def _add_common_details(draft: _Draft, obj: dict[str, Any]) -> None:
-    description = _str(obj.get("description"))
+    description = as_str(obj.get("description"))
     if description:
         draft.detail("Description", clip(one_line(description), _FREE_TEXT_MAX))
-    metadata = _dict(obj.get("metadata"))
+    metadata = as_dict(obj.get("metadata"))
     pairs = [
         f"{clip(one_line(str(key)), 40)}="
         f"{clip(one_line(str(value)), _METADATA_VALUE_MAX)}"
@@ -223,7 +202,7 @@ def _changes(
         if before == after:
             continue
         if isinstance(before, dict) and depth < _CHANGES_DEPTH:
-            changes += _changes(_dict(after), before, f"{name}.", depth + 1)
+            changes += _changes(as_dict(after), before, f"{name}.", depth + 1)
         elif _scalar(before) and _scalar(after):
             changes.append(f"{clip(name, 80)}: {_show(before)} → {_show(after)}")
         else:
@@ -240,9 +219,9 @@ def _add_changes(draft: _Draft, obj: dict[str, Any], previous: dict[str, Any]) -
 
 
 def _failure(message: object, code: object) -> str | None:
-    text = _str(message)
+    text = as_str(message)
     parts = [clip(one_line(text), _FREE_TEXT_MAX)] if text else []
-    code_text = _str(code)
+    code_text = as_str(code)
     if code_text:
         parts.append(f"(`{escape(code_text)}`)")
     return " ".join(parts) if parts else None
@@ -257,7 +236,7 @@ _Builder = Callable[[str, dict[str, Any], dict[str, Any], bool, float], _Draft]
 def _charge(
     event_type: str, obj: dict[str, Any], ev: dict[str, Any], live: bool, now: float
 ) -> _Draft:
-    charge_id = _str(obj.get("id")) or "unknown charge"
+    charge_id = as_str(obj.get("id")) or "unknown charge"
     if event_type == "charge.refunded":
         fully = obj.get("refunded") is True
         draft = _Draft(
@@ -275,19 +254,19 @@ def _charge(
         )
     elif event_type == "charge.failed":
         draft = _Draft(":x:", "Payment failed", "charge", charge_id, _money(obj))
-        outcome = _dict(obj.get("outcome"))
+        outcome = as_dict(obj.get("outcome"))
         draft.detail(
             "Why it failed",
             _failure(obj.get("failure_message"), obj.get("failure_code")),
         )
-        seller_message = _str(outcome.get("seller_message"))
+        seller_message = as_str(outcome.get("seller_message"))
         if seller_message:
             draft.detail("Stripe says", clip(one_line(seller_message), _FREE_TEXT_MAX))
     else:
         draft = _Draft(
             ":white_check_mark:", "Payment succeeded", "charge", charge_id, _money(obj)
         )
-    draft.payment_intent_id = _id(obj.get("payment_intent"))
+    draft.payment_intent_id = expandable_id(obj.get("payment_intent"))
     draft.fact("Status", _words(obj.get("status")))
     _add_people(draft, obj, live)
     _add_card(draft, shapes.charge_card(obj))
@@ -298,8 +277,8 @@ def _charge(
 def _payment_intent(
     event_type: str, obj: dict[str, Any], ev: dict[str, Any], live: bool, now: float
 ) -> _Draft:
-    pi_id = _str(obj.get("id")) or "unknown PaymentIntent"
-    error = _dict(obj.get("last_payment_error"))
+    pi_id = as_str(obj.get("id")) or "unknown PaymentIntent"
+    error = as_dict(obj.get("last_payment_error"))
     if event_type == "payment_intent.payment_failed":
         draft = _Draft(":x:", "Payment failed", "PaymentIntent", pi_id, _money(obj))
         draft.detail(
@@ -323,12 +302,12 @@ def _payment_intent(
         )
     # `latest_charge` since 2022-08-01, `charges.data[0]` before.
     latest_charge = shapes.intent_charge(obj)
-    charge = _dict(latest_charge)
-    draft.charge_id = _id(latest_charge) or _id(error.get("charge"))
+    charge = as_dict(latest_charge)
+    draft.charge_id = expandable_id(latest_charge) or expandable_id(error.get("charge"))
     draft.fact("Status", _words(obj.get("status")))
     # Name, email and card live on the charge; use them when it came expanded,
     # else the failed attempt's PaymentMethod.
-    method = _dict(error.get("payment_method"))
+    method = as_dict(error.get("payment_method"))
     payer = charge or {"billing_details": method.get("billing_details")}
     people = {
         **payer,
@@ -349,11 +328,11 @@ def _payment_intent(
 def _refund(
     event_type: str, obj: dict[str, Any], ev: dict[str, Any], live: bool, now: float
 ) -> _Draft:
-    refund_id = _str(obj.get("id")) or "unknown refund"
-    status = _str(obj.get("status"))
+    refund_id = as_str(obj.get("id")) or "unknown refund"
+    status = as_str(obj.get("status"))
     if event_type == "refund.failed":
         draft = _Draft(":x:", "Refund failed", "refund", refund_id, _money(obj))
-        reason = _str(obj.get("failure_reason"))
+        reason = as_str(obj.get("failure_reason"))
         if reason:
             draft.detail(
                 "Why it failed",
@@ -371,17 +350,17 @@ def _refund(
             draft.title = "Refund updated: failed"
             draft.emoji = ":x:"
         _add_changes(
-            draft, obj, _dict(_dict(ev.get("data")).get("previous_attributes"))
+            draft, obj, as_dict(as_dict(ev.get("data")).get("previous_attributes"))
         )
     charge = obj.get("charge")
-    draft.charge_id = _id(charge)
-    draft.payment_intent_id = _id(obj.get("payment_intent")) or _id(
-        _dict(charge).get("payment_intent")
+    draft.charge_id = expandable_id(charge)
+    draft.payment_intent_id = expandable_id(obj.get("payment_intent")) or expandable_id(
+        as_dict(charge).get("payment_intent")
     )
     draft.fact("Status", _words(status))
     draft.fact("Reason", _words(obj.get("reason")))
-    arn = _str(
-        _dict(_dict(obj.get("destination_details")).get("card")).get("reference")
+    arn = as_str(
+        as_dict(as_dict(obj.get("destination_details")).get("card")).get("reference")
     )
     draft.fact("ARN", f"`{escape(arn)}`" if arn else None)
     if isinstance(charge, dict):
@@ -393,7 +372,7 @@ def _refund(
 def _payout(
     event_type: str, obj: dict[str, Any], ev: dict[str, Any], live: bool, now: float
 ) -> _Draft:
-    payout_id = _str(obj.get("id")) or "unknown payout"
+    payout_id = as_str(obj.get("id")) or "unknown payout"
     if event_type == "payout.failed":
         draft = _Draft(":x:", "Payout failed", "payout", payout_id, _money(obj))
         draft.detail(
@@ -405,7 +384,7 @@ def _payout(
     else:
         draft = _Draft(":bank:", "Payout created", "payout", payout_id, _money(obj))
     draft.fact("Status", _words(obj.get("status")))
-    arrival = _int(obj.get("arrival_date"))
+    arrival = as_int(obj.get("arrival_date"))
     if arrival:
         draft.fact("Arrival", date_token(arrival, "{date_short_pretty}"))
     # An ID, the expanded account, or (payouts shaped as transfers, before
@@ -416,7 +395,7 @@ def _payout(
         shown.append(clip(destination.label, 100))
     draft.fact("Destination", " ".join(shown) if shown else None)
     draft.fact("Method", _words(obj.get("method")))
-    descriptor = _str(obj.get("statement_descriptor"))
+    descriptor = as_str(obj.get("statement_descriptor"))
     draft.fact("Statement descriptor", clip(descriptor, 200) if descriptor else None)
     _add_common_details(draft, obj)
     return draft
@@ -430,13 +409,13 @@ def _early_fraud_warning(
         ":rotating_light:",
         "Early fraud warning",
         "early fraud warning",
-        _str(obj.get("id")) or "unknown warning",
+        as_str(obj.get("id")) or "unknown warning",
         # The warning has no amount of its own; an expanded charge does.
-        _money(_dict(charge)),
+        _money(as_dict(charge)),
     )
-    draft.charge_id = _id(charge)
-    draft.payment_intent_id = _id(obj.get("payment_intent")) or _id(
-        _dict(charge).get("payment_intent")
+    draft.charge_id = expandable_id(charge)
+    draft.payment_intent_id = expandable_id(obj.get("payment_intent")) or expandable_id(
+        as_dict(charge).get("payment_intent")
     )
     draft.dashboard_id = draft.charge_id or draft.payment_intent_id
     draft.fact("Fraud type", _words(obj.get("fraud_type")))
@@ -453,8 +432,8 @@ def _early_fraud_warning(
 def _dispute(
     event_type: str, obj: dict[str, Any], ev: dict[str, Any], live: bool, now: float
 ) -> _Draft:
-    dispute_id = _str(obj.get("id")) or "unknown dispute"
-    status = _str(obj.get("status")) or ""
+    dispute_id = as_str(obj.get("id")) or "unknown dispute"
+    status = as_str(obj.get("status")) or ""
     inquiry = status.startswith("warning_")
     noun = "Inquiry" if inquiry else "Dispute"
     amount = _money(obj)
@@ -484,12 +463,12 @@ def _dispute(
     else:
         draft = _Draft(":pencil2:", f"{noun} updated", "dispute", dispute_id, amount)
         _add_changes(
-            draft, obj, _dict(_dict(ev.get("data")).get("previous_attributes"))
+            draft, obj, as_dict(as_dict(ev.get("data")).get("previous_attributes"))
         )
     charge = obj.get("charge")
-    draft.charge_id = _id(charge)
-    draft.payment_intent_id = _id(obj.get("payment_intent")) or _id(
-        _dict(charge).get("payment_intent")
+    draft.charge_id = expandable_id(charge)
+    draft.payment_intent_id = expandable_id(obj.get("payment_intent")) or expandable_id(
+        as_dict(charge).get("payment_intent")
     )
     draft.fact("Status", _words(status))
     draft.fact("Reason", _words(obj.get("reason")))
@@ -579,8 +558,8 @@ def _render(draft: _Draft, event: dict[str, Any], obj: dict[str, Any]) -> Alert:
     if draft.details:
         blocks.append(section("\n".join(draft.details)))
 
-    created = _int(obj.get("created")) or _int(event.get("created"))
-    event_id = _str(event.get("id"))
+    created = as_int(obj.get("created")) or as_int(event.get("created"))
+    event_id = as_str(event.get("id"))
     footer = [date_token(created)] if created else []
     if event_id:
         footer.append(f"Event {_id_link(event_id, live)}")
@@ -640,7 +619,7 @@ def build_alert(event: dict[str, Any], *, now: float) -> Alert | None:
     event_type = event.get("type")
     if not isinstance(event_type, str) or event_type not in ALERTED_EVENT_TYPES:
         return None
-    obj = _dict(_dict(event.get("data")).get("object"))
+    obj = as_dict(as_dict(event.get("data")).get("object"))
     live = _livemode(event, obj)
     draft = _builder_for(event_type)(event_type, obj, event, live, now)
     return _render(draft, event, obj)
