@@ -5,11 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from bot import stripe_shapes as shapes
-from bot.blocks import (
-    date_token,
-    escape,
-    time_left,
-)
+from bot.blocks import date_token, escape, time_left
 from bot.blocks.alerts.draft import (
     Draft,
     add_changes,

@@ -12,13 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from bot import stripe_shapes as shapes
-from bot.blocks import (
-    clip,
-    dashboard_url,
-    escape,
-    link,
-    one_line,
-)
+from bot.blocks import clip, dashboard_url, escape, link, one_line
 from bot.money import format_amount
 from bot.stripe_shapes import as_dict, as_int, as_str, expandable_id
 

@@ -5,10 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from bot import stripe_shapes as shapes
-from bot.blocks import (
-    clip,
-    one_line,
-)
+from bot.blocks import clip, one_line
 from bot.blocks.alerts.draft import (
     FREE_TEXT_MAX,
     Draft,

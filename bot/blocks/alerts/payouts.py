@@ -5,11 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from bot import stripe_shapes as shapes
-from bot.blocks import (
-    clip,
-    date_token,
-    escape,
-)
+from bot.blocks import clip, date_token, escape
 from bot.blocks.alerts.draft import (
     Draft,
     add_common_details,

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.blocks import (
-    escape,
-)
+from bot.blocks import escape
 from bot.blocks.alerts.draft import (
     Draft,
     add_changes,
