@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.deps import Deps
+from bot.stripe_shapes import event_object
 
 
 @dataclass(frozen=True)
@@ -36,9 +37,7 @@ class EventContext:
     @property
     def obj(self) -> dict[str, Any]:
         # Thin or malformed payloads (a newer API version) carry no object.
-        data = self.event.get("data")
-        obj = data.get("object") if isinstance(data, dict) else None
-        return obj if isinstance(obj, dict) else {}
+        return event_object(self.event)
 
 
 EventHandler = Callable[[EventContext], Awaitable[None]]

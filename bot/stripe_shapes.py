@@ -63,7 +63,26 @@ def list_items(value: object) -> list[Any]:
     return data if isinstance(data, list) else []
 
 
+# -- events ------------------------------------------------------------------------
+
+
+def event_object(event: Mapping[str, Any]) -> dict[str, Any]:
+    """The event's `data.object`; empty for a thin event (a newer API version
+    sends none) or a malformed one."""
+    return as_dict(as_dict(event.get("data")).get("object"))
+
+
+def event_previous_attributes(event: Mapping[str, Any]) -> dict[str, Any]:
+    """What an `*.updated` event's object held before the change."""
+    return as_dict(as_dict(event.get("data")).get("previous_attributes"))
+
+
 # -- disputes ----------------------------------------------------------------------
+
+# Dispute statuses; `warning_*` are inquiries (no chargeback yet).
+DISPUTE_NEEDS_RESPONSE = frozenset({"needs_response", "warning_needs_response"})
+DISPUTE_UNDER_REVIEW = frozenset({"under_review", "warning_under_review"})
+DISPUTE_CLOSED = frozenset({"won", "lost", "warning_closed", "prevented"})
 
 
 def dispute_due_by(dispute: Mapping[str, Any]) -> int | None:

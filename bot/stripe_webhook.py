@@ -7,6 +7,7 @@ import re
 
 import stripe
 
+from bot.stripe_shapes import event_object
 from storage.events import NewEvent
 
 # Stripe's own default; a delivery signed longer ago than this is refused.
@@ -57,9 +58,7 @@ def parse_event(text: str) -> NewEvent:
     # No `data.object` is stored all the same: a newer API version's thin
     # event is alerted with what it has (bot.event_router), and refusing a
     # signed delivery would only have Stripe retry it, then disable us.
-    data = event.get("data")
-    obj = data.get("object") if isinstance(data, dict) else None
-    object_id = obj.get("id") if isinstance(obj, dict) else None  # a balance: none
+    object_id = event_object(event).get("id")  # a balance has none
     if object_id is not None and (
         not isinstance(object_id, str) or not _STRIPE_ID.fullmatch(object_id)
     ):

@@ -5,11 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from bot.stripe_lookup.query import Query
+from bot.stripe_shapes import DISPUTE_NEEDS_RESPONSE, DISPUTE_UNDER_REVIEW
 
 # Open disputes still need (or await) an answer; inquiries are `warning_*`.
-OPEN_DISPUTE_STATUSES = frozenset(
-    {"needs_response", "warning_needs_response", "under_review", "warning_under_review"}
-)
+OPEN_DISPUTE_STATUSES = DISPUTE_NEEDS_RESPONSE | DISPUTE_UNDER_REVIEW
 
 
 @dataclass(frozen=True)

@@ -17,9 +17,7 @@ from bot.blocks.alerts.draft import (
 from bot.stripe_shapes import as_dict, as_str, expandable_id
 
 # `charge_refunded`: closed because the charge was refunded (older versions).
-_CLOSED_DISPUTE_STATUSES = frozenset(
-    {"won", "lost", "warning_closed", "prevented", "charge_refunded"}
-)
+_CLOSED_DISPUTE_STATUSES = shapes.DISPUTE_CLOSED | {"charge_refunded"}
 
 
 def draft_early_fraud_warning(
@@ -83,9 +81,7 @@ def draft_dispute(
         )
     else:
         draft = Draft(":pencil2:", f"{noun} updated", "dispute", dispute_id, amount)
-        add_changes(
-            draft, obj, as_dict(as_dict(ev.get("data")).get("previous_attributes"))
-        )
+        add_changes(draft, obj, shapes.event_previous_attributes(ev))
     charge = obj.get("charge")
     draft.charge_id = expandable_id(charge)
     draft.payment_intent_id = expandable_id(obj.get("payment_intent")) or expandable_id(

@@ -29,7 +29,7 @@ from bot.blocks.alerts.draft import (
 from bot.blocks.alerts.payments import draft_charge, draft_payment_intent
 from bot.blocks.alerts.payouts import draft_payout
 from bot.blocks.alerts.refunds import draft_refund
-from bot.stripe_shapes import as_dict, as_int, as_str
+from bot.stripe_shapes import as_int, as_str, event_object
 
 _BUILDERS: dict[str, Builder] = {
     "charge": draft_charge,
@@ -142,7 +142,7 @@ def build_alert(event: dict[str, Any], *, now: float) -> Alert | None:
     event_type = event.get("type")
     if not isinstance(event_type, str) or event_type not in ALERTED_EVENT_TYPES:
         return None
-    obj = as_dict(as_dict(event.get("data")).get("object"))
+    obj = event_object(event)
     live = _livemode(event, obj)
     draft = _builder_for(event_type)(event_type, obj, event, live, now)
     return _render(draft, event, obj)

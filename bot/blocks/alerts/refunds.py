@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from bot import stripe_shapes as shapes
 from bot.blocks import escape
 from bot.blocks.alerts.draft import (
     Draft,
@@ -54,9 +55,7 @@ def draft_refund(
         if status == "failed":
             draft.title = "Refund updated: failed"
             draft.emoji = ":x:"
-        add_changes(
-            draft, obj, as_dict(as_dict(ev.get("data")).get("previous_attributes"))
-        )
+        add_changes(draft, obj, shapes.event_previous_attributes(ev))
     charge = obj.get("charge")
     draft.charge_id = expandable_id(charge)
     draft.payment_intent_id = expandable_id(obj.get("payment_intent")) or expandable_id(
