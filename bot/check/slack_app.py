@@ -5,7 +5,7 @@ from __future__ import annotations
 from slack_sdk.errors import SlackApiError
 
 from bot.check.finding import Finding
-from bot.config import Settings
+from bot.config import CHANNEL_SETTINGS, Settings
 from bot.deps import Deps
 
 # Every bot scope manifest.yml asks for (tests/test_manifest.py keeps the two
@@ -74,16 +74,8 @@ async def check_slack(deps: Deps) -> list[Finding]:
 
 def _channels(settings: Settings) -> dict[str, list[str]]:
     """Channel ID -> the settings that name it."""
-    names = (
-        "ALERT_CHANNEL",
-        "PAYMENTS_CHANNEL",
-        "REFUNDS_CHANNEL",
-        "PAYOUTS_CHANNEL",
-        "DISPUTES_CHANNEL",
-        "APPROVALS_CHANNEL",
-    )
     out: dict[str, list[str]] = {}
-    for name in names:
+    for name in CHANNEL_SETTINGS:
         channel = getattr(settings, name)
         if channel:
             out.setdefault(channel, []).append(name)

@@ -14,7 +14,7 @@ from bot.blocks.alerts.draft import (
     amount_text,
     as_words,
 )
-from bot.stripe_shapes import as_dict, as_str, expandable_id
+from bot.stripe_shapes import as_dict, as_str
 
 # `charge_refunded`: closed because the charge was refunded (older versions).
 _CLOSED_DISPUTE_STATUSES = shapes.DISPUTE_CLOSED | {"charge_refunded"}
@@ -32,10 +32,7 @@ def draft_early_fraud_warning(
         # The warning has no amount of its own; an expanded charge does.
         amount_text(as_dict(charge)),
     )
-    draft.charge_id = expandable_id(charge)
-    draft.payment_intent_id = expandable_id(obj.get("payment_intent")) or expandable_id(
-        as_dict(charge).get("payment_intent")
-    )
+    draft.name_payment(obj)
     draft.dashboard_id = draft.charge_id or draft.payment_intent_id
     draft.fact("Fraud type", as_words(obj.get("fraud_type")))
     actionable = obj.get("actionable")
@@ -83,10 +80,7 @@ def draft_dispute(
         draft = Draft(":pencil2:", f"{noun} updated", "dispute", dispute_id, amount)
         add_changes(draft, obj, shapes.event_previous_attributes(ev))
     charge = obj.get("charge")
-    draft.charge_id = expandable_id(charge)
-    draft.payment_intent_id = expandable_id(obj.get("payment_intent")) or expandable_id(
-        as_dict(charge).get("payment_intent")
-    )
+    draft.name_payment(obj)
     draft.fact("Status", as_words(status))
     draft.fact("Reason", as_words(obj.get("reason")))
     reason_code = shapes.dispute_network_reason_code(obj)

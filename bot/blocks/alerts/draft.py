@@ -82,6 +82,15 @@ class Draft:
         if value_mrkdwn:
             self.facts.append(f"*{label}*\n{value_mrkdwn}")
 
+    def name_payment(self, obj: dict[str, Any]) -> None:
+        """The charge and PaymentIntent that `obj` (a refund, dispute or early
+        fraud warning) names, the PaymentIntent also through an expanded charge."""
+        charge = obj.get("charge")
+        self.charge_id = expandable_id(charge)
+        self.payment_intent_id = expandable_id(
+            obj.get("payment_intent")
+        ) or expandable_id(as_dict(charge).get("payment_intent"))
+
     def detail(self, label: str, value_mrkdwn: str | None) -> None:
         """Add a line to the details section; `value_mrkdwn` is already escaped."""
         if value_mrkdwn:

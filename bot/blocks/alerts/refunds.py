@@ -14,9 +14,10 @@ from bot.blocks.alerts.draft import (
     amount_text,
     as_words,
 )
-from bot.stripe_shapes import as_dict, as_str, expandable_id
+from bot.stripe_shapes import as_dict, as_str
 
-_REFUND_FAILURES = {
+# A refund's `failure_reason` in words.
+REFUND_FAILURES = {
     "lost_or_stolen_card": "the card was reported lost or stolen",
     "expired_or_canceled_card": "the card has expired or was canceled",
     "charge_for_pending_refund_disputed": (
@@ -40,7 +41,7 @@ def draft_refund(
         if reason:
             draft.detail(
                 "Why it failed",
-                f"{escape(_REFUND_FAILURES.get(reason, reason.replace('_', ' ')))} "
+                f"{escape(REFUND_FAILURES.get(reason, reason.replace('_', ' ')))} "
                 f"(`{escape(reason)}`)",
             )
     elif event_type == "refund.created":
@@ -57,10 +58,7 @@ def draft_refund(
             draft.emoji = ":x:"
         add_changes(draft, obj, shapes.event_previous_attributes(ev))
     charge = obj.get("charge")
-    draft.charge_id = expandable_id(charge)
-    draft.payment_intent_id = expandable_id(obj.get("payment_intent")) or expandable_id(
-        as_dict(charge).get("payment_intent")
-    )
+    draft.name_payment(obj)
     draft.fact("Status", as_words(status))
     draft.fact("Reason", as_words(obj.get("reason")))
     arn = as_str(
