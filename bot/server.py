@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import logging
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
 from aiohttp import web
@@ -111,6 +111,15 @@ def create_app(deps: Deps, options: Options | None = None) -> web.Application:
 # -- resources ---------------------------------------------------------------
 
 
+async def _cancel(tasks: Sequence[asyncio.Future[None]]) -> None:
+    """Stop background tasks and wait until each has stopped."""
+    for task in tasks:
+        task.cancel()
+    for task in tasks:
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
 async def _dependencies(app: web.Application) -> AsyncIterator[None]:
     yield
     await app[DEPS].aclose()
@@ -141,9 +150,7 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
 async def _ingest(app: web.Application) -> AsyncIterator[None]:
     task = asyncio.create_task(app[INGEST].run(), name="event-ingest")
     yield
-    task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await task
+    await _cancel([task])
 
 
 async def _startup_recovery(app: web.Application) -> AsyncIterator[None]:
@@ -161,11 +168,7 @@ async def _workers(app: web.Application) -> AsyncIterator[None]:
     app[DEPS].wake.events.set()
     app[DEPS].wake.outbox.set()
     yield
-    for task in tasks:
-        task.cancel()
-    for task in tasks:
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+    await _cancel(tasks)
     # Hand back what this process held, so another instance or the next
     # start need not wait for the leases to run out.
     deps = app[DEPS]
@@ -193,11 +196,7 @@ async def _sync_at_start(app: web.Application) -> AsyncIterator[None]:
         for sync in handlers.background_startup_tasks()
     ]
     yield
-    for task in tasks:
-        task.cancel()
-    for task in tasks:
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+    await _cancel(tasks)
 
 
 async def _socket_mode(app: web.Application) -> AsyncIterator[None]:
