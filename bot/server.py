@@ -294,8 +294,8 @@ async def healthz(request: web.Request) -> web.Response:
 async def metrics(request: web.Request) -> web.Response:
     deps = request.app[DEPS]
     async with deps.sessions() as session:
-        depth, oldest_age = await outbox.stats(session, now=deps.clock.now())
-    deps.metrics.outbox_depth.set(depth)
-    deps.metrics.outbox_oldest_age.set(oldest_age)
+        backlog = await outbox.stats(session, now=deps.clock.now())
+    deps.metrics.outbox_depth.set(backlog.depth)
+    deps.metrics.outbox_oldest_age.set(backlog.oldest_age)
     body = generate_latest(deps.metrics.registry)
     return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})

@@ -80,8 +80,9 @@ class OutboxSender:
             parent_key = head.target_key or head.thread_key
             parent_ts: str | None = None
             if parent_key is not None:
-                exists, parent_ts = await outbox.parent_ts(session, key=parent_key)
-                if exists and parent_ts is None:
+                parent = await outbox.find_parent(session, key=parent_key)
+                parent_ts = parent.ts
+                if parent.unsent:
                     # The message this replies to or edits has not gone out yet.
                     await outbox.defer(
                         session, ids=[_id(head)], until=now + policy.poll_seconds
