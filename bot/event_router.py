@@ -44,6 +44,13 @@ EventHandler = Callable[[EventContext], Awaitable[None]]
 
 
 class EventRouter:
+    """Event type -> the handlers to run, in the order added.
+
+    The app adds one handler per type (handlers.stripe_events.EVENT_HANDLERS,
+    which refuses a second); tests may add a step after it, e.g. one that
+    fails, to see the event's transaction undone and retried.
+    """
+
     def __init__(self) -> None:
         self._handlers: defaultdict[str, list[EventHandler]] = defaultdict(list)
 
