@@ -16,6 +16,15 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEFAULT_SLACK_API_URL = "https://slack.com/api/"
 DEFAULT_STRIPE_API_BASE = "https://api.stripe.com"
+# The settings that name a Slack channel.
+CHANNEL_SETTINGS = (
+    "ALERT_CHANNEL",
+    "PAYMENTS_CHANNEL",
+    "REFUNDS_CHANNEL",
+    "PAYOUTS_CHANNEL",
+    "DISPUTES_CHANNEL",
+    "APPROVALS_CHANNEL",
+)
 
 # What to do about each setting when it is missing or malformed: shown to the
 # operator beside pydantic's own words, so the fix is on the same line.
@@ -184,14 +193,7 @@ class Settings(BaseSettings):
             raise ValueError("must be text or json")
         return v
 
-    @field_validator(
-        "ALERT_CHANNEL",
-        "PAYMENTS_CHANNEL",
-        "REFUNDS_CHANNEL",
-        "PAYOUTS_CHANNEL",
-        "DISPUTES_CHANNEL",
-        "APPROVALS_CHANNEL",
-    )
+    @field_validator(*CHANNEL_SETTINGS)
     @classmethod
     def _channel(cls, v: str | None) -> str | None:
         if v is None or v == "":

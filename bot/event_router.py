@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.deps import Deps
+from bot.stripe_shapes import event_object
 
 
 @dataclass(frozen=True)
@@ -36,28 +37,25 @@ class EventContext:
     @property
     def obj(self) -> dict[str, Any]:
         # Thin or malformed payloads (a newer API version) carry no object.
-        data = self.event.get("data")
-        obj = data.get("object") if isinstance(data, dict) else None
-        return obj if isinstance(obj, dict) else {}
+        return event_object(self.event)
 
 
 EventHandler = Callable[[EventContext], Awaitable[None]]
 
 
 class EventRouter:
+    """Event type -> the handlers to run, in the order added.
+
+    The app adds one handler per type (handlers.stripe_events.EVENT_HANDLERS,
+    which refuses a second); tests may add a step after it, e.g. one that
+    fails, to see the event's transaction undone and retried.
+    """
+
     def __init__(self) -> None:
         self._handlers: defaultdict[str, list[EventHandler]] = defaultdict(list)
 
     def add(self, event_type: str, handler: EventHandler) -> None:
         self._handlers[event_type].append(handler)
-
-    def on(self, *event_types: str) -> Callable[[EventHandler], EventHandler]:
-        def decorate(handler: EventHandler) -> EventHandler:
-            for event_type in event_types:
-                self.add(event_type, handler)
-            return handler
-
-        return decorate
 
     def handlers_for(self, event_type: str) -> list[EventHandler]:
         return list(self._handlers.get(event_type, ()))

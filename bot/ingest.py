@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from dataclasses import dataclass
 
 from bot.deps import Deps
 from storage import events as event_store
@@ -14,13 +15,19 @@ from storage.events import NewEvent
 log = logging.getLogger(__name__)
 
 
+@dataclass(frozen=True, slots=True)
+class _Delivery:
+    """A delivery waiting for its commit; `stored` answers whether it was new."""
+
+    event: NewEvent
+    stored: asyncio.Future[bool]
+
+
 class EventIngest:
     def __init__(self, deps: Deps, *, max_batch: int = 256) -> None:
         self.deps = deps
         self.max_batch = max_batch
-        self._queue: asyncio.Queue[tuple[NewEvent, asyncio.Future[bool]]] = (
-            asyncio.Queue()
-        )
+        self._queue: asyncio.Queue[_Delivery] = asyncio.Queue()
         self._writing = False
 
     def waiting(self) -> bool:
@@ -29,9 +36,9 @@ class EventIngest:
 
     async def store(self, event: NewEvent) -> bool:
         """Durably store one event; True if new, False if stored before."""
-        future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
-        self._queue.put_nowait((event, future))
-        return await future
+        stored: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        self._queue.put_nowait(_Delivery(event, stored))
+        return await stored
 
     async def run(self) -> None:
         while True:
@@ -42,15 +49,13 @@ class EventIngest:
             finally:
                 self._writing = False
 
-    def _take_batch(
-        self, first: tuple[NewEvent, asyncio.Future[bool]]
-    ) -> list[tuple[NewEvent, asyncio.Future[bool]]]:
+    def _take_batch(self, first: _Delivery) -> list[_Delivery]:
         batch = [first]
         while len(batch) < self.max_batch and not self._queue.empty():
             batch.append(self._queue.get_nowait())
         return batch
 
-    async def _write(self, first: tuple[NewEvent, asyncio.Future[bool]]) -> None:
+    async def _write(self, first: _Delivery) -> None:
         deps = self.deps
         batch = [first]
         try:
@@ -64,23 +69,24 @@ class EventIngest:
                 # take the unique index's locks in the same order and cannot
                 # deadlock.
                 unique = sorted(
-                    {e.id: e for e, _ in batch}.values(), key=lambda e: e.id
+                    {d.event.id: d.event for d in batch}.values(), key=lambda e: e.id
                 )
                 new_ids = await event_store.store_events(
                     session, events=unique, now=deps.clock.now()
                 )
         except Exception as exc:
             log.exception("storing %d Stripe events failed", len(batch))
-            for _, future in batch:
-                if not future.done():
-                    future.set_exception(exc)
+            for delivery in batch:
+                if not delivery.stored.done():
+                    delivery.stored.set_exception(exc)
             return
         answered: set[str] = set()
-        for event, future in batch:
-            if future.done():  # the request went away meanwhile
+        for delivery in batch:
+            if delivery.stored.done():  # the request went away meanwhile
                 continue
+            event_id = delivery.event.id
             # A second copy in the same batch is a duplicate of the first.
-            future.set_result(event.id in new_ids and event.id not in answered)
-            answered.add(event.id)
+            delivery.stored.set_result(event_id in new_ids and event_id not in answered)
+            answered.add(event_id)
         if new_ids:
             deps.wake.events.set()

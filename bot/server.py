@@ -4,14 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
-import re
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
-import stripe
 from aiohttp import web
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -26,26 +23,20 @@ from bot.deps import Deps
 from bot.event_router import EventRouter
 from bot.ingest import EventIngest
 from bot.logs import correlation_id
+from bot.stripe_webhook import NotAnEvent, parse_event, verify_signature
 from bot.workers import EventWorker, OutboxSender, WorkerPolicy
 from storage import outbox
 from storage.engine import is_sqlite
-from storage.events import NewEvent
 from storage.migrate import current_revision, head_revision, upgrade
 
 log = logging.getLogger(__name__)
 
-# Stripe's own default; a delivery signed longer ago than this is refused.
-SIGNATURE_TOLERANCE_SECONDS = 300
-
 
 @dataclass(frozen=True)
 class Options:
-    """How much of the app to run: tests drive pieces by hand."""
+    """Worker timings, and whether to read Stripe at start (tests skip it)."""
 
     policy: WorkerPolicy = field(default_factory=WorkerPolicy)
-    run_workers: bool = True
-    run_scheduler: bool = True
-    run_startup_recovery: bool = True
     # Read Stripe (e.g. its open disputes) at start, in the background.
     sync_at_start: bool = True
 
@@ -107,12 +98,9 @@ def create_app(deps: Deps, options: Options | None = None) -> web.Application:
     app.cleanup_ctx.append(_dependencies)
     app.cleanup_ctx.append(_database)
     app.cleanup_ctx.append(_ingest)
-    if options.run_startup_recovery:
-        app.cleanup_ctx.append(_startup_recovery)
-    if options.run_workers:
-        app.cleanup_ctx.append(_workers)
-    if options.run_scheduler:
-        app.cleanup_ctx.append(_scheduler)
+    app.cleanup_ctx.append(_startup_recovery)
+    app.cleanup_ctx.append(_workers)
+    app.cleanup_ctx.append(_scheduler)
     if options.sync_at_start:
         app.cleanup_ctx.append(_sync_at_start)
     if deps.settings.socket_mode:
@@ -121,6 +109,15 @@ def create_app(deps: Deps, options: Options | None = None) -> web.Application:
 
 
 # -- resources ---------------------------------------------------------------
+
+
+async def _cancel(tasks: Sequence[asyncio.Future[None]]) -> None:
+    """Stop background tasks and wait until each has stopped."""
+    for task in tasks:
+        task.cancel()
+    for task in tasks:
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
 
 
 async def _dependencies(app: web.Application) -> AsyncIterator[None]:
@@ -153,9 +150,7 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
 async def _ingest(app: web.Application) -> AsyncIterator[None]:
     task = asyncio.create_task(app[INGEST].run(), name="event-ingest")
     yield
-    task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await task
+    await _cancel([task])
 
 
 async def _startup_recovery(app: web.Application) -> AsyncIterator[None]:
@@ -173,11 +168,7 @@ async def _workers(app: web.Application) -> AsyncIterator[None]:
     app[DEPS].wake.events.set()
     app[DEPS].wake.outbox.set()
     yield
-    for task in tasks:
-        task.cancel()
-    for task in tasks:
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+    await _cancel(tasks)
     # Hand back what this process held, so another instance or the next
     # start need not wait for the leases to run out.
     deps = app[DEPS]
@@ -205,11 +196,7 @@ async def _sync_at_start(app: web.Application) -> AsyncIterator[None]:
         for sync in handlers.background_startup_tasks()
     ]
     yield
-    for task in tasks:
-        task.cancel()
-    for task in tasks:
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+    await _cancel(tasks)
 
 
 async def _socket_mode(app: web.Application) -> AsyncIterator[None]:
@@ -261,79 +248,10 @@ async def slack_events(request: web.Request) -> web.StreamResponse:
     return await to_aiohttp_response(response)
 
 
-def verify_signature(payload: str, header: str | None, secrets: list[str]) -> bool:
-    """True when any current secret signed this payload within the tolerance."""
-    for secret in secrets:
-        try:
-            stripe.WebhookSignature.verify_header(
-                payload, header, secret, tolerance=SIGNATURE_TOLERANCE_SECONDS
-            )
-        except stripe.SignatureVerificationError:
-            continue
-        return True
-    return False
-
-
 def _reject(request: web.Request, reason: str) -> web.Response:
     request.app[DEPS].metrics.webhooks.labels("rejected").inc()
     log.warning("rejected a Stripe webhook: %s", reason)
     return web.json_response({"error": reason}, status=400)
-
-
-class NotAnEvent(ValueError):
-    """A signed body that is not a Stripe event we can store; says what is wrong."""
-
-
-# What Stripe sends, and what fits the columns: no control characters (a NUL
-# cannot be stored in PostgreSQL text), at most 255 characters.
-_STRIPE_ID = re.compile(r"[A-Za-z0-9_.:-]{1,255}")
-_EVENT_TYPE = re.compile(r"[a-z0-9_]+(?:\.[a-z0-9_]+)+")
-_CREATED_MAX = 2**53  # far beyond any real timestamp, well inside BIGINT
-
-
-def parse_event(text: str) -> NewEvent:
-    """The columns we store for one event, or NotAnEvent saying what is wrong."""
-    try:
-        event = json.loads(text)
-    except (ValueError, RecursionError) as exc:
-        raise NotAnEvent("the body is not JSON") from exc
-    if not isinstance(event, dict):
-        raise NotAnEvent("the body is not a JSON object")
-    event_id, event_type = event.get("id"), event.get("type")
-    if not isinstance(event_id, str) or not _STRIPE_ID.fullmatch(event_id):
-        raise NotAnEvent("`id` is missing or not a Stripe event ID")
-    if (
-        not isinstance(event_type, str)
-        or len(event_type) > 255
-        or not _EVENT_TYPE.fullmatch(event_type)
-    ):
-        raise NotAnEvent("`type` is missing or not a Stripe event type")
-    # No `data.object` is stored all the same: a newer API version's thin
-    # event is alerted with what it has (bot.event_router), and refusing a
-    # signed delivery would only have Stripe retry it, then disable us.
-    data = event.get("data")
-    obj = data.get("object") if isinstance(data, dict) else None
-    object_id = obj.get("id") if isinstance(obj, dict) else None  # a balance: none
-    if object_id is not None and (
-        not isinstance(object_id, str) or not _STRIPE_ID.fullmatch(object_id)
-    ):
-        raise NotAnEvent("`data.object.id` is not a Stripe ID")
-    created = event.get("created")
-    created = 0 if created is None else created
-    if (
-        not isinstance(created, int)
-        or isinstance(created, bool)
-        or not 0 <= created < _CREATED_MAX
-    ):
-        raise NotAnEvent("`created` is not a Unix timestamp")
-    return NewEvent(
-        id=event_id,
-        type=event_type,
-        livemode=event.get("livemode") is True,
-        created=created,
-        object_id=object_id,
-        payload=text,
-    )
 
 
 async def stripe_webhook(request: web.Request) -> web.Response:
@@ -376,11 +294,8 @@ async def healthz(request: web.Request) -> web.Response:
 async def metrics(request: web.Request) -> web.Response:
     deps = request.app[DEPS]
     async with deps.sessions() as session:
-        depth, oldest_age = await outbox.stats(session, now=deps.clock.now())
-    deps.metrics.outbox_depth.set(depth)
-    deps.metrics.outbox_oldest_age.set(oldest_age)
+        backlog = await outbox.stats(session, now=deps.clock.now())
+    deps.metrics.outbox_depth.set(backlog.depth)
+    deps.metrics.outbox_oldest_age.set(backlog.oldest_age)
     body = generate_latest(deps.metrics.registry)
     return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
-
-
-StartupTask = Callable[[Deps], Awaitable[None]]

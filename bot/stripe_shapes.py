@@ -46,6 +46,14 @@ def expandable_id(value: object) -> str | None:
     return as_str(value)
 
 
+def plain_dict(obj: object) -> dict[str, Any]:
+    """A StripeObject the SDK returned as a plain dict (a dict stays as it is;
+    anything else is empty)."""
+    to_dict = getattr(obj, "to_dict", None)
+    data = to_dict() if callable(to_dict) else obj
+    return data if isinstance(data, dict) else {}
+
+
 def list_items(value: object) -> list[Any]:
     """The items of a list object (`{"object": "list", "data": [...]}`) or of
     a plain array, as older versions sent some lists."""
@@ -55,7 +63,26 @@ def list_items(value: object) -> list[Any]:
     return data if isinstance(data, list) else []
 
 
+# -- events ------------------------------------------------------------------------
+
+
+def event_object(event: Mapping[str, Any]) -> dict[str, Any]:
+    """The event's `data.object`; empty for a thin event (a newer API version
+    sends none) or a malformed one."""
+    return as_dict(as_dict(event.get("data")).get("object"))
+
+
+def event_previous_attributes(event: Mapping[str, Any]) -> dict[str, Any]:
+    """What an `*.updated` event's object held before the change."""
+    return as_dict(as_dict(event.get("data")).get("previous_attributes"))
+
+
 # -- disputes ----------------------------------------------------------------------
+
+# Dispute statuses; `warning_*` are inquiries (no chargeback yet).
+DISPUTE_NEEDS_RESPONSE = frozenset({"needs_response", "warning_needs_response"})
+DISPUTE_UNDER_REVIEW = frozenset({"under_review", "warning_under_review"})
+DISPUTE_CLOSED = frozenset({"won", "lost", "warning_closed", "prevented"})
 
 
 def dispute_due_by(dispute: Mapping[str, Any]) -> int | None:

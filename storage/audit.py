@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import col
 
 from storage.models import AuditLog
 
@@ -36,12 +33,3 @@ async def record(
         )
     )
     await session.flush()
-
-
-async def entries_for(session: AsyncSession, *, subject: str) -> Sequence[AuditLog]:
-    rows = await session.execute(
-        select(AuditLog)
-        .where(col(AuditLog.subject) == subject)
-        .order_by(col(AuditLog.id))
-    )
-    return rows.scalars().all()

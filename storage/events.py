@@ -25,6 +25,16 @@ class NewEvent:
     payload: str
 
 
+@dataclass(frozen=True, slots=True)
+class DueEvent:
+    """A stored event claimed for processing."""
+
+    id: str
+    type: str
+    payload: str
+    attempts: int
+
+
 async def store_events(
     session: AsyncSession, *, events: Sequence[NewEvent], now: float
 ) -> set[str]:
@@ -84,12 +94,12 @@ _MARK_PROCESSED = (
 
 async def lock_due_events(
     session: AsyncSession, *, now: float, limit: int, only: str | None = None
-) -> list[tuple[str, str, str, int]]:
+) -> list[DueEvent]:
     """Lock up to `limit` due events for this transaction, oldest first.
 
-    (id, type, payload, attempts) each. Other instances skip the locked rows
-    (FOR UPDATE SKIP LOCKED on PostgreSQL; SQLite has one writer), and a
-    crash releases them with the transaction: no lease to wait out.
+    Other instances skip the locked rows (FOR UPDATE SKIP LOCKED on
+    PostgreSQL; SQLite has one writer), and a crash releases them with the
+    transaction: no lease to wait out.
     """
     if only is None:
         rows = await session.execute(_DUE, {"now": now, "limit": limit})
@@ -97,7 +107,7 @@ async def lock_due_events(
         rows = await session.execute(
             _DUE_ONE, {"now": now, "limit": limit, "only": only}
         )
-    return [(r[0], r[1], r[2], r[3]) for r in rows.all()]
+    return [DueEvent(r.id, r.type, r.payload, r.attempts) for r in rows.all()]
 
 
 async def mark_processed(

@@ -249,12 +249,23 @@ async def release(session: AsyncSession, *, ids: Sequence[int]) -> None:
         await session.execute(_RELEASE, {"ids": list(ids)})
 
 
-async def parent_ts(session: AsyncSession, *, key: str) -> tuple[bool, str | None]:
-    """(exists, ts) of the message queued under `key`; ts is None until sent."""
+@dataclass(frozen=True, slots=True)
+class Parent:
+    """The message a reply or an edit goes to."""
+
+    queued: bool
+    ts: str | None  # None until it is sent
+
+    @property
+    def unsent(self) -> bool:
+        """Queued, not sent yet: what goes to it must wait."""
+        return self.queued and self.ts is None
+
+
+async def find_parent(session: AsyncSession, *, key: str) -> Parent:
+    """The message queued under `key` (not queued at all if there is none)."""
     row = (await session.execute(_PARENT, {"key": key})).first()
-    if row is None:
-        return False, None
-    return True, row[0]
+    return Parent(queued=False, ts=None) if row is None else Parent(True, row[0])
 
 
 async def mark_sent(
@@ -284,8 +295,14 @@ async def defer(session: AsyncSession, *, ids: Sequence[int], until: float) -> N
     await session.execute(_DEFER, {"ids": list(ids), "until": until})
 
 
-async def stats(session: AsyncSession, *, now: float) -> tuple[int, float]:
-    """(messages waiting, age in seconds of the oldest one)."""
+@dataclass(frozen=True, slots=True)
+class Backlog:
+    depth: int  # messages waiting
+    oldest_age: float  # seconds the oldest one has waited
+
+
+async def stats(session: AsyncSession, *, now: float) -> Backlog:
+    """How many messages wait, and how long the oldest has waited."""
     row = (
         await session.execute(
             select(func.count(), func.min(col(OutboxMessage.created_at))).where(
@@ -294,7 +311,7 @@ async def stats(session: AsyncSession, *, now: float) -> tuple[int, float]:
         )
     ).one()
     depth, oldest = int(row[0]), row[1]
-    return depth, (now - oldest) if oldest is not None else 0.0
+    return Backlog(depth, (now - oldest) if oldest is not None else 0.0)
 
 
 async def release_claims(session: AsyncSession, *, claimant: str | None = None) -> int:

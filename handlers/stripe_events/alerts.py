@@ -1,22 +1,10 @@
-"""An alert in the group's channel for each recommended event type."""
+"""The alert in the group's channel that each recommended event type gets."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
-from bot.blocks.alerts import ALERTED_EVENT_TYPES, Alert, build_alert
-from bot.event_router import EventContext, EventRouter
+from bot.blocks.alerts import build_alert
+from bot.event_router import EventContext
 from storage import outbox
-
-AlertBuilder = Callable[[EventContext], Alert | None]
-
-# Event types whose alert a feature module builds itself (e.g. disputes add
-# buttons); they register here instead of taking the generic builder.
-_custom_builders: dict[str, AlertBuilder] = {}
-
-
-def use_builder(event_type: str, builder: AlertBuilder) -> None:
-    _custom_builders[event_type] = builder
 
 
 def alert_key(event_id: str) -> str:
@@ -24,10 +12,13 @@ def alert_key(event_id: str) -> str:
     return f"alert:{event_id}"
 
 
-async def send_alert(ctx: EventContext) -> None:
-    """Queue the event's alert; at most one per event, however often it runs."""
-    builder = _custom_builders.get(ctx.type)
-    alert = builder(ctx) if builder is not None else build_alert(ctx.event, now=ctx.now)
+async def send_alert(ctx: EventContext, *, in_digest: bool = True) -> None:
+    """Queue the event's alert; at most one per event, however often it runs.
+
+    `in_digest=False` keeps it out of digests (an alert a feature module
+    sends in place of its own card is always posted on its own).
+    """
+    alert = build_alert(ctx.event, now=ctx.now)
     if alert is None:
         return
     await outbox.enqueue(
@@ -36,11 +27,6 @@ async def send_alert(ctx: EventContext) -> None:
         channel=ctx.deps.settings.channel_for(alert.group),
         text=alert.text,
         blocks=alert.blocks,
-        digest_line=alert.summary if builder is None else None,
+        digest_line=alert.summary if in_digest else None,
         now=ctx.now,
     )
-
-
-def register(router: EventRouter) -> None:
-    for event_type in sorted(ALERTED_EVENT_TYPES):
-        router.add(event_type, send_alert)

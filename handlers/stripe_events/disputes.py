@@ -1,11 +1,11 @@
-"""Disputes: state kept current from Stripe events, and the dispute alert."""
+"""Dispute events: state kept current, the card, and replies in its thread."""
 
 from __future__ import annotations
 
 from bot import disputes
-from bot.blocks.alerts import Alert, build_alert
-from bot.event_router import EventContext, EventRouter
-from handlers.stripe_events import alerts
+from bot.blocks.alerts import build_alert
+from bot.event_router import EventContext
+from handlers.stripe_events.alerts import alert_key, send_alert
 
 # After the card, a dispute's events reply in its thread (the card itself is
 # edited to show the new state), so one dispute's history stays in one place and
@@ -20,12 +20,20 @@ SHOWN_IN_CHANNEL = frozenset(
 )
 
 
-async def apply_dispute_event(ctx: EventContext) -> None:
+async def dispute_changed(ctx: EventContext) -> None:
     """Take the event's dispute unless a newer one is stored; keep the card
-    current; a later event's alert replies in the card's thread."""
-    if not _has_id(ctx):
-        return  # `_from_event_alone` alerts it; there is no row to keep
-    key = alerts.alert_key(ctx.id)
+    current; a later event's alert replies in the card's thread.
+
+    No generic alert besides: the card is posted once per dispute, whichever
+    of an event or reconcile finds it first, and a second top-level alert for
+    `created` would be a second card when reconcile came first.
+    """
+    if not disputes.dispute_id(ctx.obj):
+        # Disputes from before dispute IDs (2014 and earlier) carry none: they
+        # cannot be stored, answered or reminded of, but are still alerted.
+        await send_alert(ctx, in_digest=False)
+        return
+    key = alert_key(ctx.id)
     applied = await disputes.on_event(
         ctx.session, ctx.deps.settings, ctx.event, alert_key=key, now=ctx.now
     )
@@ -46,30 +54,3 @@ async def apply_dispute_event(ctx: EventContext) -> None:
         now=ctx.now,
         broadcast=ctx.type in SHOWN_IN_CHANNEL,
     )
-
-
-def _has_id(ctx: EventContext) -> bool:
-    # Disputes from before dispute IDs (2014 and earlier) carry none: they
-    # cannot be stored, answered or reminded of, but are still alerted.
-    return bool(disputes.dispute_id(ctx.obj))
-
-
-def _from_event_alone(ctx: EventContext) -> Alert | None:
-    return build_alert(ctx.event, now=ctx.now)
-
-
-def _in_thread(ctx: EventContext) -> Alert | None:
-    """No top-level alert: `apply_dispute_event` posts the card or replies in
-    its thread (a dispute with no ID has no card, so it gets the plain alert)."""
-    return None if _has_id(ctx) else _from_event_alone(ctx)
-
-
-def register(router: EventRouter) -> None:
-    """Add this module's event handlers."""
-    for event_type in disputes.EVENT_TYPES:
-        router.add(event_type, apply_dispute_event)
-    # `apply_dispute_event` posts the card (once per dispute, whichever of an
-    # event or reconcile finds it first) and the thread replies; a generic
-    # alert for `created` would be a second card when reconcile came first.
-    for event_type in disputes.EVENT_TYPES:
-        alerts.use_builder(event_type, _in_thread)

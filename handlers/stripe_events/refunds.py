@@ -1,39 +1,28 @@
-"""Refunds: state kept current from Stripe events.
+"""Refund events: the refund's state onto its request, then the alert.
 
 For a refund made through an approval request, each status change is replied
-in the request's thread and shown on its message; the generic alert in the
-refunds channel is sent as for any refund, by the alerts module after this.
+in the request's thread and shown on its message; the alert in the refunds
+channel is sent as for any refund.
 """
 
 from __future__ import annotations
 
-from bot.event_router import EventContext, EventRouter
+from bot.event_router import EventContext
 from bot.refunds import apply_refund_event
-
-# Each names a refund: one of ours is recorded on its request from any state.
-REFUND_EVENT_TYPES = (
-    "refund.created",
-    "refund.updated",
-    "refund.failed",
-    "charge.refund.updated",
-)
+from handlers.stripe_events.alerts import send_alert
 
 
 async def refund_changed(ctx: EventContext) -> None:
-    """Take the refund's newer state onto its request, in the event's transaction."""
-    if ctx.obj.get("object") != "refund" or not ctx.obj.get("id"):
-        return
-    await apply_refund_event(
-        ctx.deps,
-        ctx.session,
-        ctx.obj,
-        event_id=ctx.id,
-        event_created=int(ctx.event.get("created") or 0),
-        now=ctx.now,
-    )
-
-
-def register(router: EventRouter) -> None:
-    """Add this module's event handlers."""
-    for event_type in REFUND_EVENT_TYPES:
-        router.add(event_type, refund_changed)
+    """Take the refund's newer state onto its request (in the event's
+    transaction), then queue the event's alert."""
+    if ctx.obj.get("object") == "refund" and ctx.obj.get("id"):
+        await apply_refund_event(
+            ctx.deps,
+            ctx.session,
+            ctx.obj,
+            event_id=ctx.id,
+            event_created=int(ctx.event.get("created") or 0),
+            now=ctx.now,
+        )
+    # State first, so an alert built after it could read the new state.
+    await send_alert(ctx)

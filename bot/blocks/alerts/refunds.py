@@ -1,0 +1,71 @@
+"""Alerts for refunds."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bot import stripe_shapes as shapes
+from bot.blocks import escape
+from bot.blocks.alerts.draft import (
+    Draft,
+    add_changes,
+    add_common_details,
+    add_people,
+    amount_text,
+    as_words,
+)
+from bot.stripe_shapes import as_dict, as_str
+
+# A refund's `failure_reason` in words.
+REFUND_FAILURES = {
+    "lost_or_stolen_card": "the card was reported lost or stolen",
+    "expired_or_canceled_card": "the card has expired or was canceled",
+    "charge_for_pending_refund_disputed": (
+        "the payment was disputed while the refund was pending"
+    ),
+    "insufficient_funds": "the Stripe balance did not have enough funds",
+    "declined": "the card issuer declined the refund",
+    "merchant_request": "the refund was canceled at the merchant's request",
+    "unknown": "Stripe did not get a reason from the bank",
+}
+
+
+def draft_refund(
+    event_type: str, obj: dict[str, Any], ev: dict[str, Any], live: bool, now: float
+) -> Draft:
+    refund_id = as_str(obj.get("id")) or "unknown refund"
+    status = as_str(obj.get("status"))
+    if event_type == "refund.failed":
+        draft = Draft(":x:", "Refund failed", "refund", refund_id, amount_text(obj))
+        reason = as_str(obj.get("failure_reason"))
+        if reason:
+            draft.detail(
+                "Why it failed",
+                f"{escape(REFUND_FAILURES.get(reason, reason.replace('_', ' ')))} "
+                f"(`{escape(reason)}`)",
+            )
+    elif event_type == "refund.created":
+        draft = Draft(
+            ":leftwards_arrow_with_hook:", "Refund created", "refund", refund_id
+        )
+        draft.amount = amount_text(obj)
+    else:
+        draft = Draft(
+            ":pencil2:", "Refund updated", "refund", refund_id, amount_text(obj)
+        )
+        if status == "failed":
+            draft.title = "Refund updated: failed"
+            draft.emoji = ":x:"
+        add_changes(draft, obj, shapes.event_previous_attributes(ev))
+    charge = obj.get("charge")
+    draft.name_payment(obj)
+    draft.fact("Status", as_words(status))
+    draft.fact("Reason", as_words(obj.get("reason")))
+    arn = as_str(
+        as_dict(as_dict(obj.get("destination_details")).get("card")).get("reference")
+    )
+    draft.fact("ARN", f"`{escape(arn)}`" if arn else None)
+    if isinstance(charge, dict):
+        add_people(draft, charge, live)
+    add_common_details(draft, obj)
+    return draft

@@ -1,0 +1,160 @@
+"""The event worker: stored Stripe events -> their handler, after Stripe's 200."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Callable
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.backoff import backoff
+from bot.blocks import escape
+from bot.deps import Deps
+from bot.event_router import EventContext, EventRouter
+from bot.logs import correlation_id
+from bot.workers.policy import WorkerPolicy, wait_for_wake
+from storage import events as event_store
+from storage import outbox
+from storage.events import DueEvent
+
+log = logging.getLogger(__name__)
+
+
+def _never() -> bool:
+    return False
+
+
+class EventWorker:
+    """Processes stored events after Stripe has had its 200."""
+
+    def __init__(
+        self,
+        deps: Deps,
+        router: EventRouter,
+        policy: WorkerPolicy,
+        *,
+        intake_waiting: Callable[[], bool] | None = None,
+    ) -> None:
+        self.deps = deps
+        self.router = router
+        self.policy = policy
+        self.intake_waiting = intake_waiting or _never
+        # Whether the last round stopped before it ran out of due events.
+        self._more = False
+
+    async def run(self) -> None:
+        policy = self.policy
+        while True:
+            try:
+                await self.process_round()
+            except Exception:
+                log.exception("event worker round failed")
+                self._more = False
+            if not self._more:
+                await wait_for_wake(
+                    self.deps.wake.events, policy.poll_seconds, policy.coalesce_seconds
+                )
+
+    async def process_round(self) -> int:
+        """Process due events; returns how many were tried.
+
+        Many events share one transaction (one commit keeps up with bursts);
+        the time budget keeps it, and SQLite's write lock that webhook intake
+        waits for, short, and on SQLite it commits early when a delivery is
+        waiting. If any event fails, the transaction is undone and that
+        round's first event is processed alone, so one bad event can neither
+        hold back nor undo the others.
+        """
+        deps, policy = self.deps, self.policy
+        started = time.perf_counter()
+        done: list[DueEvent] = []
+        due: list[DueEvent] = []
+        self._more = False
+        try:
+            async with deps.sessions() as session, session.begin():
+                now = deps.clock.now()
+                due = await event_store.lock_due_events(
+                    session, now=now, limit=policy.event_batch
+                )
+                for event in due:
+                    if done and self._should_commit(started):
+                        break
+                    await self._dispatch(session, event.payload, now)
+                    done.append(event)
+                self._more = len(done) < len(due) or len(due) == policy.event_batch
+                if done:
+                    await event_store.mark_processed(
+                        session, event_ids=[e.id for e in done], now=now
+                    )
+        except Exception:
+            self._more = True  # the rest of the round is still due
+            return await self._process_alone(due[0] if due else None)
+        for event in done:
+            deps.metrics.events_processed.labels(event.type).inc()
+        if done:
+            deps.wake.outbox.set()
+        return len(done)
+
+    def _should_commit(self, started: float) -> bool:
+        elapsed = time.perf_counter() - started
+        if elapsed > self.policy.batch_seconds:
+            return True
+        return elapsed > self.policy.yield_after_seconds and self.intake_waiting()
+
+    async def _process_alone(self, first: DueEvent | None) -> int:
+        if first is None:
+            raise RuntimeError("no event to retry alone")
+        deps = self.deps
+        event_id, event_type = first.id, first.type
+        try:
+            async with deps.sessions() as session, session.begin():
+                now = deps.clock.now()
+                locked = await event_store.lock_due_events(
+                    session, now=now, limit=1, only=event_id
+                )
+                if not locked:
+                    return 0  # another instance has it, or it is done
+                await self._dispatch(session, locked[0].payload, now)
+                await event_store.mark_processed(session, event_ids=[event_id], now=now)
+        except Exception as exc:
+            deps.metrics.event_failures.labels(event_type).inc()
+            log.error("processing %s (%s) failed", event_id, event_type, exc_info=exc)
+            await self._record_failure(event_id, event_type, first.attempts, exc)
+            return 1
+        deps.metrics.events_processed.labels(event_type).inc()
+        deps.wake.outbox.set()
+        return 1
+
+    async def _dispatch(self, session: AsyncSession, payload: str, now: float) -> None:
+        event = json.loads(payload)
+        correlation_id.set(str(event.get("id")))
+        await self.router.dispatch(EventContext(self.deps, session, event, now))
+
+    async def _record_failure(
+        self, event_id: str, event_type: str, attempts: int, exc: Exception
+    ) -> None:
+        deps, policy = self.deps, self.policy
+        async with deps.sessions() as session, session.begin():
+            now = deps.clock.now()
+            delay = backoff(attempts, base=policy.retry_base, cap=policy.retry_cap)
+            attempts = await event_store.mark_failed(
+                session,
+                event_id=event_id,
+                error=f"{type(exc).__name__}: {exc}",
+                retry_at=now + delay,
+            )
+            if attempts == policy.report_failures_after:
+                await outbox.enqueue(
+                    session,
+                    key=f"event-failing:{event_id}",
+                    channel=deps.settings.ALERT_CHANNEL,
+                    text=(
+                        f":warning: Stripe event `{escape(event_id)}` "
+                        f"({escape(event_type)}) failed {attempts} times; "
+                        "stripe-ops keeps retrying it. Logs say why "
+                        f"(`{escape(type(exc).__name__)}`)."
+                    ),
+                    now=now,
+                )
