@@ -73,13 +73,6 @@ def evidence_not_taken(exc: stripe.StripeError) -> str:
     )
 
 
-# Slack would not open a modal: the trigger of a click lasts 3 seconds.
-NO_MODAL = (
-    "Slack did not open the form (the click took too long to reach stripe-ops). "
-    "Nothing was changed; click the button again."
-)
-
-
 def loading_modal(title: str, text: str) -> dict[str, Any]:
     return _modal(title=title, blocks=[section(f":hourglass_flowing_sand: {text}")])
 

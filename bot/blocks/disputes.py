@@ -29,7 +29,6 @@ from bot.blocks import (
 from bot.blocks.dispute_modals import (
     FILE_TYPES,
     INPUT_MAX,
-    NO_MODAL,
     VIEW_ACCEPT,
     VIEW_EVIDENCE,
     VIEW_SUBMIT,
@@ -73,6 +72,7 @@ from bot.blocks.dispute_refusals import (
     only_managers,
     unknown_dispute,
 )
+from bot.blocks.refusals import NO_MODAL
 from bot.evidence_fields import (
     Checklist,
     EvidenceField,

@@ -5,21 +5,18 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from slack_sdk.models.blocks import ActionsBlock, ButtonElement, ConfirmObject
-
 from bot.blocks import (
     clip,
     context,
     date_token,
     escape,
     header,
-    mrkdwn,
     one_line,
     section,
     truncate,
 )
 from bot.blocks.disputes import STILL_READING, STILL_READING_MORE, amount, deadline
-from bot.blocks.refunds import DENY_ACTION  # Deny… opens the channel's modal
+from bot.blocks.refunds import approval_actions  # Deny… opens the channel's modal
 from bot.money import format_amount
 from storage.models import Dispute, OutboxMessage, RefundRequest
 
@@ -51,29 +48,9 @@ def _request_blocks(req: RefundRequest) -> list[dict[str, Any]]:
             + truncate(" · ".join(escape(x) for x in (why, req.note) if x), 500)
         )
     lines.append(f"Expires {date_token(int(req.expires_at))}")
-    actions = ActionsBlock(
-        block_id=f"home_refund_{req.id}",
-        elements=[
-            ButtonElement(
-                text="Approve",
-                action_id=HOME_APPROVE_ACTION,
-                value=str(req.id),
-                style="primary",
-                confirm=ConfirmObject(
-                    title="Refund the customer?",
-                    text=mrkdwn(
-                        f"Stripe refunds {money} on {escape(req.payment_id)} at "
-                        "once. A refund cannot be undone."
-                    ),
-                    confirm="Refund",
-                    deny="Cancel",
-                ),
-            ),
-            ButtonElement(
-                text="Deny…", action_id=DENY_ACTION, value=str(req.id), style="danger"
-            ),
-        ],
-    ).to_dict()
+    actions = approval_actions(
+        req, approve_action=HOME_APPROVE_ACTION, block_id="home_refund"
+    )
     return [section("\n".join(lines)), actions]
 
 

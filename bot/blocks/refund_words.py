@@ -32,7 +32,8 @@ STRIPE_REASONS: dict[str, str] = {
 # A note or a deny reason: what the modals accept and the messages show.
 NOTE_MAX = 500
 
-_REFUND_FAILURES = {
+# A refund's `failure_reason` in words (alerts and request messages alike).
+REFUND_FAILURES = {
     "lost_or_stolen_card": "the card was reported lost or stolen",
     "expired_or_canceled_card": "the card has expired or was canceled",
     "charge_for_pending_refund_disputed": (
@@ -71,7 +72,7 @@ def failure_text(code: str | None) -> str:
     """Why a refund failed, in words (not escaped: for storing)."""
     if not code:
         return "Stripe gave no reason"
-    return _REFUND_FAILURES.get(code, code.replace("_", " "))
+    return REFUND_FAILURES.get(code, code.replace("_", " "))
 
 
 def failure_words(code: str | None) -> str:

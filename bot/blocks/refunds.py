@@ -177,15 +177,22 @@ def request_message(req: RefundRequest) -> tuple[str, list[dict[str, Any]]]:
     return text, blocks
 
 
-def approval_actions(req: RefundRequest) -> dict[str, Any]:
+def approval_actions(
+    req: RefundRequest,
+    *,
+    approve_action: str = APPROVE_ACTION,
+    block_id: str = "refund_request",
+) -> dict[str, Any]:
+    """Approve (with Stripe's confirmation) and Deny… for one request; the
+    Home tab passes its own action and block ids."""
     assert req.id is not None
     amount = format_amount(req.amount, req.currency)
     return ActionsBlock(
-        block_id=f"refund_request_{req.id}",
+        block_id=f"{block_id}_{req.id}",
         elements=[
             ButtonElement(
                 text="Approve",
-                action_id=APPROVE_ACTION,
+                action_id=approve_action,
                 value=str(req.id),
                 style="primary",
                 confirm=ConfirmObject(

@@ -88,7 +88,6 @@ from storage.dispute_status import ANSWERABLE, CLOSED, UNDER_REVIEW
 from storage.dispute_status import is_answerable as can_answer
 
 # Today's name for a reply in the card's thread (handlers/stripe_events uses it).
-note = queue_thread_reply
 
 __all__ = [
     "ANSWERABLE",
@@ -133,7 +132,6 @@ __all__ = [
     "lookup",
     "missing",
     "modal_fields",
-    "note",
     "object_values",
     "on_event",
     "on_snapshot",

@@ -10,7 +10,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import stripe
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import stripe_shapes as shapes
@@ -30,11 +29,7 @@ EVENT_TYPES = (
 )
 
 
-def plain(obj: Any) -> dict[str, Any]:
-    """A Stripe object as the plain dict a webhook would carry."""
-    if isinstance(obj, stripe.StripeObject):
-        return obj.to_dict()
-    return dict(obj)
+plain = shapes.plain_dict
 
 
 def customer_of(charge: Mapping[str, Any]) -> tuple[str | None, str | None, str | None]:

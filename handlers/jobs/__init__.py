@@ -18,7 +18,7 @@ def register(scheduler: AsyncIOScheduler, deps: Deps) -> None:
 
 def startup_tasks() -> list[Callable[[Deps], Awaitable[None]]]:
     """Work a crash may have left half-done, finished before serving."""
-    return [*refunds.startup_tasks(), *disputes.startup_tasks()]
+    return refunds.startup_tasks()
 
 
 def background_startup_tasks() -> list[Callable[[Deps], Awaitable[None]]]:

@@ -93,12 +93,5 @@ def register(scheduler: AsyncIOScheduler, deps: Deps) -> None:
     )
 
 
-def startup_tasks() -> list[Callable[[Deps], Awaitable[None]]]:
-    # Submissions and acceptances a crash left unsent are resent by
-    # `sync_at_start` (its reconcile finishes them), not before serving: a
-    # slow Stripe must not keep the server from acking Slack.
-    return []
-
-
 def background_startup_tasks() -> list[Callable[[Deps], Awaitable[None]]]:
     return [sync_at_start]

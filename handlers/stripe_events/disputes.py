@@ -44,7 +44,7 @@ async def dispute_changed(ctx: EventContext) -> None:
     if alert is None:
         return
     # Under the same key as a top-level alert would be: at most one per event.
-    await disputes.note(
+    await disputes.queue_thread_reply(
         ctx.session,
         ctx.deps.settings,
         applied.row,

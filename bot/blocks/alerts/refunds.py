@@ -14,20 +14,8 @@ from bot.blocks.alerts.draft import (
     amount_text,
     as_words,
 )
+from bot.blocks.refund_words import REFUND_FAILURES
 from bot.stripe_shapes import as_dict, as_str
-
-# A refund's `failure_reason` in words.
-REFUND_FAILURES = {
-    "lost_or_stolen_card": "the card was reported lost or stolen",
-    "expired_or_canceled_card": "the card has expired or was canceled",
-    "charge_for_pending_refund_disputed": (
-        "the payment was disputed while the refund was pending"
-    ),
-    "insufficient_funds": "the Stripe balance did not have enough funds",
-    "declined": "the card issuer declined the refund",
-    "merchant_request": "the refund was canceled at the merchant's request",
-    "unknown": "Stripe did not get a reason from the bank",
-}
 
 
 def draft_refund(
