@@ -274,9 +274,13 @@ def clock() -> ManualClock | None:
 
 
 @pytest.fixture
-def deps(settings: Settings, clock: ManualClock | None) -> Deps:
-    # The app's cleanup closes these; tests that build Deps alone close them.
-    return Deps.create(settings, clock=clock)
+async def deps(settings: Settings, clock: ManualClock | None) -> AsyncIterator[Deps]:
+    # The app's cleanup closes these when a test starts one; closed here in
+    # any case (closing twice is harmless), so a test that uses Deps alone
+    # leaves no connection for the garbage collector to warn about later.
+    created = Deps.create(settings, clock=clock)
+    yield created
+    await created.aclose()
 
 
 # Tests that seed Stripe after the app starts read it by hand; a read at start
