@@ -7,7 +7,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Column, Index, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Column,
+    Identity,
+    Index,
+    Text,
+    UniqueConstraint,
+    text,
+)
 from sqlmodel import Field, SQLModel
 
 
@@ -31,8 +40,27 @@ class StripeEvent(SQLModel, table=True):
     next_attempt_at: float = 0.0
     last_error: str | None = Field(default=None, sa_type=Text)
     processed_at: float | None = None
+    # Arrival order, assigned by the database at insert: an identity column
+    # on PostgreSQL, a trigger on SQLite (migration 0003). The claim takes
+    # due events oldest first in this order, which an index serves.
+    seq: int | None = Field(
+        default=None, sa_column=Column(BigInteger, Identity(), nullable=True)
+    )
 
-    __table_args__ = (Index("ix_stripe_event_due", "status", "next_attempt_at"),)
+    __table_args__ = (
+        # "Due now, oldest first" without a sort: fresh events are the
+        # next_attempt_at = 0 range in seq order, due retries the range
+        # (0, now] in (next_attempt_at, seq) order. Partial: the processed
+        # rows, the bulk of the table, are not in it.
+        Index(
+            "ix_stripe_event_claim",
+            "next_attempt_at",
+            "seq",
+            postgresql_where=text("status = 'pending'"),
+            sqlite_where=text("status = 'pending'"),
+        ),
+        Index("ix_stripe_event_seq", "seq", unique=True),
+    )
 
 
 class OutboxMessage(SQLModel, table=True):

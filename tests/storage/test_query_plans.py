@@ -1,0 +1,163 @@
+"""The worker's per-round claims cost the same at any backlog: each is served
+by an index in the order it wants, with no sort over the waiting rows.
+
+The statements are the ones the code runs (captured as they go to the
+driver, with their parameters), explained on a filled, analyzed table.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from typing import Any
+
+import pytest
+from sqlalchemy import event, text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from storage import events as event_store
+from storage.engine import make_engine, make_sessionmaker
+from storage.events import NewEvent
+
+NOW = 1_800_000_000.0
+BACKLOG = 5_000
+RETRYING = 500  # failed events waiting for a later attempt
+
+
+@pytest.fixture
+async def engine(db_url: str) -> AsyncIterator[AsyncEngine]:
+    engine = make_engine(db_url)
+    yield engine
+    await engine.dispose()
+
+
+async def fill_events(engine: AsyncEngine) -> None:
+    """A backlog of pending events (created out of order, as Stripe sends
+    them), some failed ones waiting for their retry, and processed ones."""
+    sessions = make_sessionmaker(engine)
+    new = [
+        NewEvent(
+            id=f"evt_{i:06d}",
+            type="charge.succeeded",
+            livemode=False,
+            created=1_700_000_000 + (i * 7919) % BACKLOG,
+            object_id=f"ch_{i}",
+            payload=json.dumps({"id": f"evt_{i:06d}", "pad": "x" * 1500}),
+        )
+        for i in range(BACKLOG + RETRYING + BACKLOG)
+    ]
+    async with sessions() as session, session.begin():
+        await event_store.store_events(session, events=new, now=NOW - 10)
+        await session.execute(
+            text(
+                "UPDATE stripe_event SET attempts = 1, next_attempt_at = :later "
+                "WHERE id >= :first AND id < :last"
+            ),
+            {"later": NOW + 300, "first": f"evt_{BACKLOG:06d}", "last": "evt_~"},
+        )
+        await session.execute(
+            text(
+                "UPDATE stripe_event SET status = 'processed', processed_at = :now "
+                "WHERE id >= :first"
+            ),
+            {"now": NOW, "first": f"evt_{BACKLOG + RETRYING:06d}"},
+        )
+    async with engine.connect() as conn:
+        await conn.execute(text("ANALYZE"))
+        await conn.commit()
+
+
+Statement = tuple[str, Any]
+
+
+async def statements_of(
+    engine: AsyncEngine, run: Callable[[], Awaitable[Any]]
+) -> list[Statement]:
+    """The SELECTs that `run` sends to the database, with their parameters."""
+    sent: list[Statement] = []
+
+    def _capture(
+        _conn: Any, _cursor: Any, statement: str, parameters: Any, *_: Any
+    ) -> None:
+        if statement.lstrip().upper().startswith("SELECT"):
+            sent.append((statement, parameters))
+
+    event.listen(engine.sync_engine, "before_cursor_execute", _capture)
+    try:
+        await run()
+    finally:
+        event.remove(engine.sync_engine, "before_cursor_execute", _capture)
+    assert sent, "the call sent no SELECT"
+    return sent
+
+
+def nodes(plan: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    yield plan
+    for child in plan.get("Plans", []):
+        yield from nodes(child)
+
+
+async def explain(engine: AsyncEngine, statement: Statement) -> list[Any]:
+    sql, params = statement
+    prefix = (
+        "EXPLAIN QUERY PLAN "
+        if engine.dialect.name == "sqlite"
+        else "EXPLAIN (FORMAT JSON) "
+    )
+    async with engine.connect() as conn:
+        result = await conn.exec_driver_sql(prefix + sql, params)
+        return list(result.all())
+
+
+async def assert_index_ordered(
+    engine: AsyncEngine, statement: Statement, *, table: str, index: str
+) -> None:
+    """The statement reads `table` through `index` and sorts nothing."""
+    rows = await explain(engine, statement)
+    if engine.dialect.name == "sqlite":
+        details = [str(r[3]) for r in rows]
+        shown = "\n".join(details)
+        assert any(
+            f"{table} USING INDEX {index}" in d
+            or f"{table} USING COVERING INDEX {index}" in d
+            for d in details
+        ), f"{table} is not read through {index}:\n{shown}\n{statement[0]}"
+        assert not any("TEMP B-TREE" in d for d in details), (
+            f"the statement sorts:\n{shown}\n{statement[0]}"
+        )
+        return
+    raw = rows[0][0]
+    plan = (json.loads(raw) if isinstance(raw, str) else raw)[0]["Plan"]
+    found = list(nodes(plan))
+    shown = json.dumps(plan, indent=1)
+    scans = [n for n in found if n.get("Relation Name") == table]
+    assert scans, f"{table} is not read:\n{shown}"
+    for scan in scans:
+        assert scan["Node Type"] in ("Index Scan", "Index Only Scan"), (
+            f"{table} is read by a {scan['Node Type']}, not an index scan:\n{shown}"
+        )
+        assert scan["Index Name"] == index, f"{table} is read through:\n{shown}"
+    sorts = [n for n in found if "Sort" in n["Node Type"]]
+    assert not sorts, f"the statement sorts the rows it reads:\n{shown}"
+
+
+async def test_event_claim_reads_only_due_events_in_index_order(
+    engine: AsyncEngine,
+) -> None:
+    await fill_events(engine)
+    sessions = make_sessionmaker(engine)
+    claimed: list[event_store.DueEvent] = []
+
+    async def claim() -> None:
+        async with sessions() as session, session.begin():
+            claimed.extend(
+                await event_store.lock_due_events(session, now=NOW, limit=50)
+            )
+
+    sent = await statements_of(engine, claim)
+    for statement in sent:
+        await assert_index_ordered(
+            engine, statement, table="stripe_event", index="ix_stripe_event_claim"
+        )
+    # Oldest first: the first events stored, not the retries that are not due.
+    assert [e.id for e in claimed] == [f"evt_{i:06d}" for i in range(50)]
