@@ -16,8 +16,10 @@ from sqlalchemy import event, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from storage import events as event_store
+from storage import outbox
 from storage.engine import make_engine, make_sessionmaker
 from storage.events import NewEvent
+from storage.models import OutboxMessage
 
 NOW = 1_800_000_000.0
 BACKLOG = 5_000
@@ -79,7 +81,7 @@ async def statements_of(
     def _capture(
         _conn: Any, _cursor: Any, statement: str, parameters: Any, *_: Any
     ) -> None:
-        if statement.lstrip().upper().startswith("SELECT"):
+        if statement.lstrip().upper().startswith(("SELECT", "WITH")):
             sent.append((statement, parameters))
 
     event.listen(engine.sync_engine, "before_cursor_execute", _capture)
@@ -122,6 +124,9 @@ async def assert_index_ordered(
             or f"{table} USING COVERING INDEX {index}" in d
             for d in details
         ), f"{table} is not read through {index}:\n{shown}\n{statement[0]}"
+        assert not any(d.startswith(f"SCAN {table}") for d in details), (
+            f"the statement reads all of {table}:\n{shown}\n{statement[0]}"
+        )
         assert not any("TEMP B-TREE" in d for d in details), (
             f"the statement sorts:\n{shown}\n{statement[0]}"
         )
@@ -161,3 +166,65 @@ async def test_event_claim_reads_only_due_events_in_index_order(
         )
     # Oldest first: the first events stored, not the retries that are not due.
     assert [e.id for e in claimed] == [f"evt_{i:06d}" for i in range(50)]
+
+
+CHANNELS = [f"C{i:03d}" for i in range(8)]
+
+
+async def fill_outbox(engine: AsyncEngine) -> None:
+    """Messages waiting in several channels, and many more sent before."""
+    sessions = make_sessionmaker(engine)
+    queued = [
+        outbox.Queued(
+            key=f"alert:evt_{i:06d}",
+            channel=CHANNELS[i % len(CHANNELS)],
+            text=f"alert {i} " + "x" * 500,
+        )
+        for i in range(2 * BACKLOG)
+    ]
+    async with sessions() as session, session.begin():
+        await outbox.enqueue_many(session, messages=queued, now=NOW - 10)
+        await session.execute(
+            text("UPDATE outbox SET status = 'sent', sent_at = :now WHERE id <= :n"),
+            {"now": NOW, "n": BACKLOG},
+        )
+    async with engine.connect() as conn:
+        await conn.execute(text("ANALYZE"))
+        await conn.commit()
+
+
+async def test_outbox_round_reads_channels_through_the_index(
+    engine: AsyncEngine,
+) -> None:
+    await fill_outbox(engine)
+    sessions = make_sessionmaker(engine)
+    found: list[str] = []
+    claimed: list[OutboxMessage] = []
+
+    async def channels() -> None:
+        async with sessions() as session, session.begin():
+            found.extend(await outbox.next_channels(session, now=NOW, exclude=["C007"]))
+
+    async def claim() -> None:
+        async with sessions() as session, session.begin():
+            claimed.extend(
+                await outbox.claim_for_channel(
+                    session,
+                    channel="C003",
+                    claimant="test",
+                    now=NOW,
+                    lease=60,
+                    limit=40,
+                )
+            )
+
+    for run in (channels, claim):
+        for statement in await statements_of(engine, run):
+            await assert_index_ordered(
+                engine, statement, table="outbox", index="ix_outbox_due"
+            )
+    # The longest-waiting first: C000's first waiting message is the oldest.
+    assert found == CHANNELS[:7]
+    assert [m.key for m in claimed] == [
+        f"alert:evt_{i:06d}" for i in range(BACKLOG, 2 * BACKLOG) if i % 8 == 3
+    ][:40]
