@@ -19,6 +19,13 @@ from sqlalchemy import (
 )
 from sqlmodel import Field, SQLModel
 
+# Disputes that may still get a deadline reminder: answerable (see
+# storage.dispute_status), nothing submitted or accepted.
+NAG_CONDITION = (
+    "status IN ('needs_response', 'warning_needs_response') "
+    "AND submitted_by IS NULL AND accepted_by IS NULL AND submission_count = 0"
+)
+
 
 class StripeEvent(SQLModel, table=True):
     """A verified webhook delivery, stored before Stripe gets its 200."""
@@ -208,7 +215,19 @@ class Dispute(SQLModel, table=True):
     alert_event: str | None = Field(default=None, max_length=255)
     updated_at: float
 
-    __table_args__ = (Index("ix_dispute_open", "status", "due_by"),)
+    __table_args__ = (
+        Index("ix_dispute_open", "status", "due_by"),
+        # The reminder scan: disputes still to answer, nearest deadline
+        # first, without a sort (storage.dispute_reminders says the same
+        # condition in its WHERE, as text, for the planners to match).
+        Index(
+            "ix_dispute_nag",
+            "due_by",
+            "id",
+            postgresql_where=text(NAG_CONDITION),
+            sqlite_where=text(NAG_CONDITION),
+        ),
+    )
 
 
 class DisputeReminder(SQLModel, table=True):

@@ -12,14 +12,15 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import Any
 
 import pytest
-from sqlalchemy import event, text
+from sqlalchemy import event, insert, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from storage import dispute_reminders, outbox
 from storage import events as event_store
-from storage import outbox
+from storage.dispute_status import ANSWERABLE
 from storage.engine import make_engine, make_sessionmaker
 from storage.events import NewEvent
-from storage.models import OutboxMessage
+from storage.models import NAG_CONDITION, Dispute, OutboxMessage
 
 NOW = 1_800_000_000.0
 BACKLOG = 5_000
@@ -228,3 +229,75 @@ async def test_outbox_round_reads_channels_through_the_index(
     assert [m.key for m in claimed] == [
         f"alert:evt_{i:06d}" for i in range(BACKLOG, 2 * BACKLOG) if i % 8 == 3
     ][:40]
+
+
+HOUR = 3600
+NAG_HOURS = [72, 24]
+
+
+async def fill_disputes(engine: AsyncEngine) -> None:
+    """Disputes: most closed or under review, some open with deadlines in the
+    coming week, a few answered already."""
+    statuses = ["won", "lost", "under_review", "warning_closed", "needs_response"]
+    rows: list[dict[str, Any]] = [
+        {
+            "id": f"dp_{i:06d}",
+            "amount": 1000 + i,
+            "currency": "usd",
+            "reason": "fraudulent",
+            "status": statuses[i % len(statuses)],
+            "due_by": int(NOW + ((i * 7919) % (7 * 24)) * HOUR - 3 * HOUR),
+            "livemode": False,
+            "created": int(NOW) - 86400,
+            "version_created": int(NOW) - 86400,
+            "version_event": f"evt_{i:06d}",
+            "submission_count": 1 if i % 50 == 4 else 0,
+            "has_evidence": False,
+            "stripe_evidence": {},
+            "staged_evidence": {},
+            "evidence_files": {},
+            "evidence_revision": 0,
+            "customer_checked": True,
+            "updated_at": NOW,
+        }
+        for i in range(2 * BACKLOG)
+    ]
+    async with make_sessionmaker(engine)() as session, session.begin():
+        await session.execute(insert(Dispute), rows)
+    async with engine.connect() as conn:
+        await conn.execute(text("ANALYZE"))
+        await conn.commit()
+
+
+async def test_reminder_scan_reads_open_disputes_in_deadline_order(
+    engine: AsyncEngine,
+) -> None:
+    # The index's condition is the bot's definition of "still to answer".
+    assert all(f"'{status}'" in NAG_CONDITION for status in ANSWERABLE)
+    await fill_disputes(engine)
+    found: list[str] = []
+
+    async def scan() -> None:
+        async with make_sessionmaker(engine)() as session, session.begin():
+            candidates = await dispute_reminders.reminder_candidates(
+                session, now=NOW, hours=NAG_HOURS, limit=100
+            )
+            found.extend(c.id for c in candidates)
+
+    for statement in await statements_of(engine, scan):
+        await assert_index_ordered(
+            engine, statement, table="dispute", index="ix_dispute_nag"
+        )
+    # The nearest deadlines first, past due ones before them; none answered.
+    async with engine.connect() as conn:
+        expected = (
+            await conn.execute(
+                text(
+                    "SELECT id FROM dispute WHERE status = 'needs_response' "
+                    "AND submission_count = 0 AND due_by <= :until "
+                    "ORDER BY due_by, id LIMIT 100"
+                ),
+                {"until": NOW + 72 * HOUR},
+            )
+        ).scalars()
+        assert found == list(expected)

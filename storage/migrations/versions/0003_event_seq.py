@@ -1,4 +1,5 @@
-"""event seq: arrival order for the event claim, and an index that serves it
+"""event seq: arrival order for the event claim, and indexes that serve the
+per-round queries in their order (event claim, dispute reminder scan)
 
 The claim used to order pending events by (created, received_at), which no
 index held: every claim sorted the whole backlog. `seq` numbers events as
@@ -53,6 +54,10 @@ END
 """
 
 _PENDING = sa.text("status = 'pending'")
+_NAG = sa.text(
+    "status IN ('needs_response', 'warning_needs_response') "
+    "AND submitted_by IS NULL AND accepted_by IS NULL AND submission_count = 0"
+)
 
 
 def upgrade() -> None:
@@ -81,9 +86,18 @@ def upgrade() -> None:
         sqlite_where=_PENDING,
     )
     op.drop_index("ix_stripe_event_due", table_name="stripe_event")
+    # The reminder scan: open disputes, nearest deadline first, no sort.
+    op.create_index(
+        "ix_dispute_nag",
+        "dispute",
+        ["due_by", "id"],
+        postgresql_where=_NAG,
+        sqlite_where=_NAG,
+    )
 
 
 def downgrade() -> None:
+    op.drop_index("ix_dispute_nag", table_name="dispute")
     op.create_index(
         "ix_stripe_event_due", "stripe_event", ["status", "next_attempt_at"]
     )
