@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import bindparam, literal_column, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
@@ -74,17 +74,39 @@ async def store_events(
 # no ORM compile step), with bound parameters, so SQLAlchemy's statement cache
 # finds them without building them again.
 _table = StripeEvent.__table__  # type: ignore[attr-defined]
-_DUE = (
-    select(_table.c.id, _table.c.type, _table.c.payload, _table.c.attempts)
-    .where(
-        _table.c.status == "pending",
+# A literal, not a parameter: the planners use the partial index
+# ix_stripe_event_claim (WHERE status = 'pending') only when the query's
+# own WHERE says so in the text (PostgreSQL's generic plans for prepared
+# statements, and SQLite, cannot see through a bound parameter).
+_PENDING = _table.c.status == literal_column("'pending'")
+_CLAIMED = select(_table.c.id, _table.c.type, _table.c.payload, _table.c.attempts)
+# Both claims walk ix_stripe_event_claim (next_attempt_at, seq) in its own
+# order and stop after `limit` rows they could lock: no sort, no look at
+# events that are not due, and payloads read only for the rows returned.
+# Failed events whose retry is due (next_attempt_at in (0, now]), the
+# earliest due first...
+_DUE_RETRIES = (
+    _CLAIMED.where(
+        _PENDING,
+        _table.c.next_attempt_at > 0.0,
         _table.c.next_attempt_at <= bindparam("now"),
     )
-    .order_by(_table.c.created, _table.c.received_at)
+    .order_by(_table.c.next_attempt_at, _table.c.seq)
     .limit(bindparam("limit"))
     .with_for_update(skip_locked=True)
 )
-_DUE_ONE = _DUE.where(_table.c.id == bindparam("only"))
+# ...then events never tried (next_attempt_at = 0), in arrival order.
+_FRESH = (
+    _CLAIMED.where(_PENDING, _table.c.next_attempt_at == 0.0)
+    .order_by(_table.c.seq)
+    .limit(bindparam("limit"))
+    .with_for_update(skip_locked=True)
+)
+_DUE_ONE = _CLAIMED.where(
+    _table.c.id == bindparam("only"),
+    _PENDING,
+    _table.c.next_attempt_at <= bindparam("now"),
+).with_for_update(skip_locked=True)
 _MARK_PROCESSED = (
     update(_table)
     .where(_table.c.id.in_(bindparam("ids", expanding=True)))
@@ -95,19 +117,24 @@ _MARK_PROCESSED = (
 async def lock_due_events(
     session: AsyncSession, *, now: float, limit: int, only: str | None = None
 ) -> list[DueEvent]:
-    """Lock up to `limit` due events for this transaction, oldest first.
+    """Lock up to `limit` due events for this transaction: retries that are
+    due first (so a backlog of new events cannot hold them back), then new
+    events oldest first (in arrival order).
 
     Other instances skip the locked rows (FOR UPDATE SKIP LOCKED on
     PostgreSQL; SQLite has one writer), and a crash releases them with the
-    transaction: no lease to wait out.
+    transaction: no lease to wait out. Each claim reads an index range in
+    its own order, so it costs the same at any backlog.
     """
-    if only is None:
-        rows = await session.execute(_DUE, {"now": now, "limit": limit})
-    else:
-        rows = await session.execute(
-            _DUE_ONE, {"now": now, "limit": limit, "only": only}
-        )
-    return [DueEvent(r.id, r.type, r.payload, r.attempts) for r in rows.all()]
+    if only is not None:
+        rows = await session.execute(_DUE_ONE, {"now": now, "only": only})
+        return [DueEvent(r.id, r.type, r.payload, r.attempts) for r in rows.all()]
+    rows = await session.execute(_DUE_RETRIES, {"now": now, "limit": limit})
+    due = [DueEvent(r.id, r.type, r.payload, r.attempts) for r in rows.all()]
+    if len(due) < limit:
+        rows = await session.execute(_FRESH, {"limit": limit - len(due)})
+        due += [DueEvent(r.id, r.type, r.payload, r.attempts) for r in rows.all()]
+    return due
 
 
 async def mark_processed(

@@ -7,8 +7,24 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Column, Index, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Column,
+    Identity,
+    Index,
+    Text,
+    UniqueConstraint,
+    text,
+)
 from sqlmodel import Field, SQLModel
+
+# Disputes that may still get a deadline reminder: answerable (see
+# storage.dispute_status), nothing submitted or accepted.
+NAG_CONDITION = (
+    "status IN ('needs_response', 'warning_needs_response') "
+    "AND submitted_by IS NULL AND accepted_by IS NULL AND submission_count = 0"
+)
 
 
 class StripeEvent(SQLModel, table=True):
@@ -31,8 +47,27 @@ class StripeEvent(SQLModel, table=True):
     next_attempt_at: float = 0.0
     last_error: str | None = Field(default=None, sa_type=Text)
     processed_at: float | None = None
+    # Arrival order, assigned by the database at insert: an identity column
+    # on PostgreSQL, a trigger on SQLite (migration 0003). The claim takes
+    # due events oldest first in this order, which an index serves.
+    seq: int | None = Field(
+        default=None, sa_column=Column(BigInteger, Identity(), nullable=True)
+    )
 
-    __table_args__ = (Index("ix_stripe_event_due", "status", "next_attempt_at"),)
+    __table_args__ = (
+        # "Due now, oldest first" without a sort: fresh events are the
+        # next_attempt_at = 0 range in seq order, due retries the range
+        # (0, now] in (next_attempt_at, seq) order. Partial: the processed
+        # rows, the bulk of the table, are not in it.
+        Index(
+            "ix_stripe_event_claim",
+            "next_attempt_at",
+            "seq",
+            postgresql_where=text("status = 'pending'"),
+            sqlite_where=text("status = 'pending'"),
+        ),
+        Index("ix_stripe_event_seq", "seq", unique=True),
+    )
 
 
 class OutboxMessage(SQLModel, table=True):
@@ -180,7 +215,19 @@ class Dispute(SQLModel, table=True):
     alert_event: str | None = Field(default=None, max_length=255)
     updated_at: float
 
-    __table_args__ = (Index("ix_dispute_open", "status", "due_by"),)
+    __table_args__ = (
+        Index("ix_dispute_open", "status", "due_by"),
+        # The reminder scan: disputes still to answer, nearest deadline
+        # first, without a sort (storage.dispute_reminders says the same
+        # condition in its WHERE, as text, for the planners to match).
+        Index(
+            "ix_dispute_nag",
+            "due_by",
+            "id",
+            postgresql_where=text(NAG_CONDITION),
+            sqlite_where=text(NAG_CONDITION),
+        ),
+    )
 
 
 class DisputeReminder(SQLModel, table=True):

@@ -140,12 +140,38 @@ _DUE = (
     _table.c.next_attempt_at <= bindparam("now"),
     or_(_table.c.claimed_until.is_(None), _table.c.claimed_until < bindparam("now")),
 )
-_NEXT_CHANNELS = (
-    select(_table.c.channel, func.min(_table.c.id).label("first"))
-    .where(*_DUE, _table.c.channel.not_in(bindparam("exclude", expanding=True)))
-    .group_by(_table.c.channel)
-    .order_by("first")
-    .limit(bindparam("limit"))
+# The channels that have pending messages, one index probe each (a "loose
+# index scan" on ix_outbox_due (status, channel, id)), not a GROUP BY over
+# every waiting message; then, per channel, its first due message, the
+# first rows of that channel's index range. Costs channels x log(backlog).
+_PENDING = _table.c.status == PENDING
+_first_channel = (
+    select(_table.c.channel)
+    .where(_PENDING)
+    .order_by(_table.c.channel)
+    .limit(1)
+    .scalar_subquery()
+)
+_channels = select(_first_channel.label("channel")).cte("channels", recursive=True)
+_channels = _channels.union_all(
+    select(
+        select(_table.c.channel)
+        .where(_PENDING, _table.c.channel > _channels.c.channel)
+        .order_by(_table.c.channel)
+        .limit(1)
+        .scalar_subquery()
+    ).where(_channels.c.channel.is_not(None))
+)
+_first_due = (
+    select(_table.c.id)
+    .where(*_DUE, _table.c.channel == _channels.c.channel)
+    .order_by(_table.c.id)
+    .limit(1)
+    .scalar_subquery()
+)
+_NEXT_CHANNELS = select(_channels.c.channel, _first_due.label("first")).where(
+    _channels.c.channel.is_not(None),
+    _channels.c.channel.not_in(bindparam("exclude", expanding=True)),
 )
 # Whole rows (the sender needs them as objects), oldest first.
 _CHANNEL_DUE = (
@@ -186,10 +212,10 @@ async def next_channels(
     session: AsyncSession, *, now: float, exclude: Sequence[str], limit: int = 20
 ) -> list[str]:
     """Channels with due messages, the longest-waiting first."""
-    rows = await session.execute(
-        _NEXT_CHANNELS, {"now": now, "exclude": list(exclude), "limit": limit}
-    )
-    return [r[0] for r in rows.all()]
+    rows = await session.execute(_NEXT_CHANNELS, {"now": now, "exclude": list(exclude)})
+    # One row per channel: ordered here, not by a sort in the database.
+    firsts = sorted((r[1], r[0]) for r in rows.all() if r[1] is not None)
+    return [channel for _, channel in firsts[:limit]]
 
 
 def _all(rows: list[OutboxMessage]) -> list[OutboxMessage]:
