@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
-import uuid
+import random
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -222,7 +223,9 @@ async def correlation_middleware(
     """Name the request on every log line it causes (lazy listeners inherit it)."""
     given = request.headers.get("X-Request-Id", "")
     rid = given[:64] if given.isascii() and given.isprintable() and given else None
-    correlation_id.set(rid or f"req_{uuid.uuid4().hex[:12]}")
+    # Names log lines, no secret: random's generator, not uuid4's system
+    # call on every request (a webhook names itself by its event id).
+    correlation_id.set(rid or f"req_{random.getrandbits(48):012x}")
     return await handler(request)
 
 
@@ -254,6 +257,11 @@ def _reject(request: web.Request, reason: str) -> web.Response:
     return web.json_response({"error": reason}, status=400)
 
 
+# The two answers to a stored delivery, encoded once rather than per request.
+_STORED = json.dumps({"received": True, "duplicate": False}).encode()
+_DUPLICATE = json.dumps({"received": True, "duplicate": True}).encode()
+
+
 async def stripe_webhook(request: web.Request) -> web.Response:
     """Verify, store durably, then 200; processing happens after."""
     deps = request.app[DEPS]
@@ -264,7 +272,7 @@ async def stripe_webhook(request: web.Request) -> web.Response:
     except UnicodeDecodeError:
         return _reject(request, "the body is not UTF-8 text")
     header = request.headers.get("Stripe-Signature")
-    if not verify_signature(text, header, deps.settings.webhook_secrets):
+    if not verify_signature(payload, header, deps.settings.webhook_secrets):
         return _reject(request, "invalid or expired Stripe-Signature")
     try:
         parsed = parse_event(text)
@@ -275,7 +283,11 @@ async def stripe_webhook(request: web.Request) -> web.Response:
     new = await request.app[INGEST].store(parsed)
     deps.metrics.webhooks.labels("stored" if new else "duplicate").inc()
     log.debug("%s %s (%s)", "stored" if new else "duplicate", event_id, event_type)
-    return web.json_response({"received": True, "duplicate": not new})
+    return web.Response(
+        body=_STORED if new else _DUPLICATE,
+        content_type="application/json",
+        charset="utf-8",
+    )
 
 
 async def healthz(request: web.Request) -> web.Response:

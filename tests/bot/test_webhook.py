@@ -123,6 +123,20 @@ async def test_bad_signatures_get_400_and_store_nothing(
     assert fake_slack.calls_to("chat.postMessage") == []
 
 
+async def test_a_non_ascii_signature_gets_400_not_500(
+    client: Client, fake_slack: FakeSlack, deps: Deps
+) -> None:
+    # stripe-python's compare raised TypeError on it, which became a 500
+    # (and Stripe retries a 500 for days).
+    body, headers = signed(event("charge.succeeded"))
+    t, v1 = headers["Stripe-Signature"].split(",")
+    headers["Stripe-Signature"] = f"{t},v1=\u00e9{v1[4:]}"
+    resp = await client.post("/stripe/webhook", data=body, headers=headers)
+    assert resp.status == 400
+    assert "Stripe-Signature" in (await resp.json())["error"]
+    assert await stored_count(deps) == 0
+
+
 async def test_a_signature_older_than_five_minutes_is_refused(
     client: Client, deps: Deps
 ) -> None:
