@@ -272,7 +272,7 @@ async def stripe_webhook(request: web.Request) -> web.Response:
     except UnicodeDecodeError:
         return _reject(request, "the body is not UTF-8 text")
     header = request.headers.get("Stripe-Signature")
-    if not verify_signature(payload, header, deps.settings.webhook_secrets):
+    if not verify_signature(text, header, deps.settings.webhook_secrets):
         return _reject(request, "invalid or expired Stripe-Signature")
     try:
         parsed = parse_event(text)
