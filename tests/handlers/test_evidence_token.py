@@ -55,34 +55,44 @@ def never_saw_the_token(host: OtherHost) -> None:
     assert all(BOT_TOKEN not in (auth or "") for auth in host.seen), host.seen
 
 
+async def refused_attachment(
+    client: Client, fake_stripe: FakeStripe, fake_slack: FakeSlack, **file: str
+) -> str:
+    """Attach a PDF described by `file` to a new dispute's evidence form; the
+    form must come back with an error on the field, which is returned."""
+    dispute, _ = await open_dispute(client, fake_stripe, fake_slack)
+    attached = fake_slack.add_file(
+        PDF, mimetype="application/pdf", filetype="pdf", **file
+    )
+    answer = await submit_view(
+        client,
+        blocks.VIEW_EVIDENCE,
+        dispute["id"],
+        state=form(shipping_documentation=file_input(attached)),
+    )
+    assert answer["response_action"] == "errors"
+    assert fake_stripe.requests_to("POST", "/v1/files") == []
+    assert dispute_updates(fake_stripe, dispute["id"]) == []
+    return str(answer["errors"][FIELD])
+
+
 async def test_an_external_file_is_refused_and_its_host_never_sees_the_token(
     client: Client,
     fake_stripe: FakeStripe,
     fake_slack: FakeSlack,
     other_host: OtherHost,
 ) -> None:
-    dispute, _ = await open_dispute(client, fake_stripe, fake_slack)
-    linked = fake_slack.add_file(
-        PDF,
+    error = await refused_attachment(
+        client,
+        fake_stripe,
+        fake_slack,
         name="receipt.pdf",
-        mimetype="application/pdf",
-        filetype="pdf",
         external_url=f"{other_host.base}/document/d/receipt",
     )
-    answer = await submit_view(
-        client,
-        blocks.VIEW_EVIDENCE,
-        dispute["id"],
-        state=form(shipping_documentation=file_input(linked)),
-    )
-    assert answer["response_action"] == "errors"
-    error = answer["errors"][FIELD]
     assert "receipt.pdf" in error
     assert "outside Slack" in error
     assert "attach the file itself" in error
     assert other_host.seen == []
-    assert fake_stripe.requests_to("POST", "/v1/files") == []
-    assert dispute_updates(fake_stripe, dispute["id"]) == []
 
 
 async def test_a_file_url_on_another_host_is_never_sent_the_token(
@@ -91,28 +101,18 @@ async def test_a_file_url_on_another_host_is_never_sent_the_token(
     fake_slack: FakeSlack,
     other_host: OtherHost,
 ) -> None:
-    dispute, _ = await open_dispute(client, fake_stripe, fake_slack)
     # Not marked external, but its download URL names a host that is not Slack.
-    elsewhere = fake_slack.add_file(
-        PDF,
+    error = await refused_attachment(
+        client,
+        fake_stripe,
+        fake_slack,
         name="label.pdf",
-        mimetype="application/pdf",
-        filetype="pdf",
         url=f"{other_host.base}/files/label.pdf",
     )
-    answer = await submit_view(
-        client,
-        blocks.VIEW_EVIDENCE,
-        dispute["id"],
-        state=form(shipping_documentation=file_input(elsewhere)),
-    )
-    assert answer["response_action"] == "errors"
-    error = answer["errors"][FIELD]
     assert "label.pdf" in error
     assert "not stored on Slack" in error
     never_saw_the_token(other_host)
     assert other_host.seen == []
-    assert fake_stripe.requests_to("POST", "/v1/files") == []
 
 
 async def test_a_redirect_away_from_slack_does_not_carry_the_token(
@@ -121,26 +121,16 @@ async def test_a_redirect_away_from_slack_does_not_carry_the_token(
     fake_slack: FakeSlack,
     other_host: OtherHost,
 ) -> None:
-    dispute, _ = await open_dispute(client, fake_stripe, fake_slack)
-    moved = fake_slack.add_file(
-        PDF,
+    error = await refused_attachment(
+        client,
+        fake_stripe,
+        fake_slack,
         name="proof.pdf",
-        mimetype="application/pdf",
-        filetype="pdf",
         redirect_to=f"{other_host.base}/elsewhere/proof.pdf",
     )
-    answer = await submit_view(
-        client,
-        blocks.VIEW_EVIDENCE,
-        dispute["id"],
-        state=form(shipping_documentation=file_input(moved)),
-    )
-    assert answer["response_action"] == "errors"
-    error = answer["errors"][FIELD]
     assert "proof.pdf" in error
     assert "attach it again" in error
     never_saw_the_token(other_host)
-    assert fake_stripe.requests_to("POST", "/v1/files") == []
 
 
 async def test_a_slow_answer_still_refuses_a_file_on_another_host(
