@@ -41,13 +41,13 @@ from bot.config import Settings
 from bot.deps import Deps
 from bot.server import Options, create_app
 from bot.workers import WorkerPolicy
+from simulators.slack import FakeSlack
+from simulators.slack_requests import block_action_body, sign, slash_command_body
+from simulators.stripe import FakeStripe
 from storage import outbox
 from storage import refunds as store
 from storage.engine import make_engine
 from storage.migrate import upgrade
-from tests.fakes.slack import FakeSlack
-from tests.fakes.slack_requests import block_action_body, sign, slash_command_body
-from tests.fakes.stripe import FakeStripe
 from tests.support import BOT_TOKEN, CHANNELS, SIGNING_SECRET, STRIPE_KEY
 
 TARGET_P99_MS = 300.0

@@ -348,7 +348,7 @@ async def run_one(
     slack_port = free_port()
     slack_base = f"http://127.0.0.1:{slack_port}"
     with child(
-        [sys.executable, "-m", "tests.fakes.slack", "--port", str(slack_port)],
+        [sys.executable, "-m", "simulators.slack", "--port", str(slack_port)],
         {**os.environ, "PYTHONPATH": str(ROOT)},
         workdir / "slack.log",
     ):

@@ -23,10 +23,10 @@ from bot.deps import Deps
 from bot.server import Options, create_app
 from bot.slack import make_slack_client
 from bot.workers import WorkerPolicy
+from simulators.slack import FakeSlack
+from simulators.stripe import FakeStripe
 from storage.engine import make_engine
 from storage.migrate import upgrade
-from tests.fakes.slack import FakeSlack
-from tests.fakes.stripe import FakeStripe
 from tests.support import (
     BOT_TOKEN,
     CHANNELS,

@@ -15,8 +15,8 @@ from sqlalchemy import func, select
 from sqlmodel import col
 
 from bot.deps import Deps
+from simulators.slack import FakeSlack
 from storage.models import OutboxMessage, StripeEvent
-from tests.fakes.slack import FakeSlack
 
 
 async def _left(deps: Deps, fake_slack: FakeSlack) -> list[str]:

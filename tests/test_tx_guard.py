@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import text
 
 from bot.deps import Deps
-from tests.fakes.slack import FakeSlack
+from simulators.slack import FakeSlack
 from tests.tx_guard import TransactionGuard, report
 
 ROOT = Path(__file__).resolve().parent.parent

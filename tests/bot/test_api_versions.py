@@ -19,9 +19,9 @@ from bot import disputes
 from bot.blocks.alerts import ALERTED_EVENT_TYPES, Alert, build_alert
 from bot.deps import Deps
 from bot.stripe_lookup import dispute_from, payment_from_intent
+from simulators.slack import FakeSlack, SlackCall
 from tests.conftest import ManualClock
 from tests.data import stripe_versions as v
-from tests.fakes.slack import FakeSlack, SlackCall
 from tests.handlers.helpers import Client, eventually, text_of
 from tests.support import signed
 

@@ -12,9 +12,9 @@ import pytest
 from bot.check import REQUIRED_SCOPES, collect, print_report
 from bot.deps import Deps
 from bot.webhook_audit import RECOMMENDED_EVENTS
+from simulators.slack import FakeSlack
+from simulators.stripe import FakeStripe
 from tests.conftest import make_settings
-from tests.fakes.slack import FakeSlack
-from tests.fakes.stripe import FakeStripe
 from tests.process import bot_env, free_port
 from tests.support import BOT_TOKEN, CHANNELS
 

@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from bot.deps import Deps
-from tests.fakes.slack import FakeSlack
-from tests.fakes.stripe import FakeStripe
+from simulators.slack import FakeSlack
+from simulators.stripe import FakeStripe
 from tests.process import BotProcess, bot_env, free_port
 from tests.settle import settled
 from tests.support import (

@@ -19,10 +19,10 @@ from bot.config import Settings
 from bot.deps import Deps
 from bot.server import DEPS, Options
 from bot.workers import WorkerPolicy
+from simulators.slack import FakeSlack
 from storage import outbox
 from storage.models import OutboxMessage
 from tests.conftest import FAST, AppFactory
-from tests.fakes.slack import FakeSlack
 from tests.settle import events_processed, settled, slack_idle
 from tests.support import event, signed
 

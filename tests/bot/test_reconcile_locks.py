@@ -18,7 +18,7 @@ from sqlalchemy import text
 
 from bot import disputes
 from bot.deps import Deps
-from tests.fakes.stripe import FakeStripe
+from simulators.stripe import FakeStripe
 from tests.handlers.helpers import eventually
 from tests.handlers.test_disputes import seed_dispute
 

@@ -14,9 +14,9 @@ from aiohttp.test_utils import TestClient
 from bot.deps import Deps
 from bot.event_router import EventContext
 from bot.server import ROUTER
+from simulators.slack import FakeSlack
+from simulators.slack_requests import sign, slash_command_body
 from tests.conftest import _pg_admin
-from tests.fakes.slack import FakeSlack
-from tests.fakes.slack_requests import sign, slash_command_body
 from tests.settle import settled
 from tests.support import SIGNING_SECRET, event, signed
 

@@ -10,8 +10,8 @@ from urllib.parse import parse_qs
 import pytest
 from aiohttp.test_utils import TestClient
 
-from tests.fakes.slack import FakeSlack
-from tests.fakes.slack_requests import slash_command_body
+from simulators.slack import FakeSlack
+from simulators.slack_requests import slash_command_body
 
 
 @pytest.fixture

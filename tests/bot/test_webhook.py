@@ -20,9 +20,9 @@ from bot.config import Settings
 from bot.deps import Deps
 from bot.event_router import EventContext
 from bot.server import ROUTER, Options
+from simulators.slack import FakeSlack
 from storage.models import OutboxMessage, StripeEvent
 from tests.conftest import FAST, AppFactory
-from tests.fakes.slack import FakeSlack
 from tests.settle import settled
 from tests.support import (
     GROUP_CHANNEL,

@@ -13,14 +13,14 @@ from sqlalchemy import select
 from sqlmodel import col
 
 from bot.deps import Deps
-from storage.models import AuditLog, RefundRequest
-from tests.fakes.slack import FakeSlack
-from tests.fakes.slack_requests import (
+from simulators.slack import FakeSlack
+from simulators.slack_requests import (
     block_action_body,
     sign,
     slash_command_body,
     view_submission_body,
 )
+from storage.models import AuditLog, RefundRequest
 from tests.support import SIGNING_SECRET
 
 Client = TestClient[Any, Any]

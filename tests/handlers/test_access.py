@@ -33,9 +33,8 @@ from bot.blocks.refunds import (
     REQUEST_CALLBACK,
 )
 from bot.deps import Deps
-from storage.models import AuditLog, RefundRequest
-from tests.fakes.slack import FakeSlack
-from tests.fakes.slack_requests import (
+from simulators.slack import FakeSlack
+from simulators.slack_requests import (
     APP_ID,
     BOT_ID,
     TEAM_DOMAIN,
@@ -45,7 +44,8 @@ from tests.fakes.slack_requests import (
     slash_command_body,
     view_submission_body,
 )
-from tests.fakes.stripe import FakeStripe
+from simulators.stripe import FakeStripe
+from storage.models import AuditLog, RefundRequest
 from tests.handlers.helpers import (
     Client,
     approval_message,

@@ -11,9 +11,9 @@ from aiohttp.test_utils import TestClient
 from bot.blocks.home import HOME_APPROVE_ACTION
 from bot.blocks.refunds import DENY_ACTION
 from bot.deps import Deps
-from tests.fakes.slack import FakeSlack
-from tests.fakes.slack_requests import block_action_body, event_callback_body
-from tests.fakes.stripe import FakeStripe
+from simulators.slack import FakeSlack
+from simulators.slack_requests import block_action_body, event_callback_body
+from simulators.stripe import FakeStripe
 from tests.handlers.helpers import (
     command,
     eventually,

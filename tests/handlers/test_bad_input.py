@@ -20,14 +20,14 @@ from bot.blocks.refunds import (
     REQUEST_CALLBACK,
 )
 from bot.server import DEPS
-from tests.fakes.slack import FakeSlack
-from tests.fakes.slack_requests import (
+from simulators.slack import FakeSlack
+from simulators.slack_requests import (
     block_action_body,
     sign,
     slash_command_body,
     view_submission_body,
 )
-from tests.fakes.stripe import FakeStripe
+from simulators.stripe import FakeStripe
 from tests.handlers.helpers import Client, command, post_signed, text_of
 from tests.handlers.test_disputes import seed_dispute, view_update_saying
 from tests.support import SIGNING_SECRET

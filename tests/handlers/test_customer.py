@@ -16,9 +16,9 @@ from bot.blocks.refunds import (
     REQUEST_CALLBACK,
 )
 from bot.deps import Deps
-from tests.fakes.slack import FakeSlack
-from tests.fakes.slack_requests import sign, slash_command_body
-from tests.fakes.stripe import FakeStripe
+from simulators.slack import FakeSlack
+from simulators.slack_requests import sign, slash_command_body
+from simulators.stripe import FakeStripe
 from tests.handlers.helpers import (
     Client,
     approval_message,

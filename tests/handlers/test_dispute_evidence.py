@@ -12,9 +12,9 @@ from bot.blocks import disputes as blocks
 from bot.config import Settings
 from bot.deps import Deps
 from bot.server import DEPS, Options
+from simulators.slack import FakeSlack
+from simulators.stripe import FakeStripe
 from tests.conftest import FAST, AppFactory, ManualClock
-from tests.fakes.slack import FakeSlack
-from tests.fakes.stripe import FakeStripe
 from tests.handlers.helpers import Client, Json, eventually, text_of
 from tests.handlers.test_disputes import (
     audit_of,

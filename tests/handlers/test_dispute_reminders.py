@@ -18,11 +18,11 @@ from bot.blocks import disputes as blocks
 from bot.config import Settings
 from bot.deps import Deps
 from handlers.jobs.disputes import send_reminders
+from simulators.slack import FakeSlack, SlackCall
+from simulators.stripe import FakeStripe
 from storage import dispute_reminders as store
 from storage.models import OutboxMessage
 from tests.conftest import ManualClock
-from tests.fakes.slack import FakeSlack, SlackCall
-from tests.fakes.stripe import FakeStripe
 from tests.handlers.helpers import Client, Json, eventually, text_of
 from tests.handlers.test_disputes import (
     DAY,

@@ -17,10 +17,10 @@ from sqlmodel import col
 from bot.blocks import disputes as blocks
 from bot.deps import Deps
 from handlers.jobs import disputes as dispute_jobs
+from simulators.slack import FakeSlack, SlackCall
+from simulators.slack_requests import block_action_body, view_submission_body
+from simulators.stripe import FakeStripe
 from storage.models import AuditLog, Dispute, OutboxMessage
-from tests.fakes.slack import FakeSlack, SlackCall
-from tests.fakes.slack_requests import block_action_body, view_submission_body
-from tests.fakes.stripe import FakeStripe
 from tests.handlers.helpers import (
     Client,
     Json,

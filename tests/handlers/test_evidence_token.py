@@ -14,8 +14,8 @@ from aiohttp import web
 
 from bot.blocks import disputes as blocks
 from bot.config import Settings
-from tests.fakes.slack import FakeSlack
-from tests.fakes.stripe import FakeStripe
+from simulators.slack import FakeSlack
+from simulators.stripe import FakeStripe
 from tests.handlers.helpers import Client, eventually
 from tests.handlers.test_dispute_evidence import PDF, dispute_updates, file_input, form
 from tests.handlers.test_disputes import open_dispute, submit_view

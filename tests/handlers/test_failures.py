@@ -15,7 +15,7 @@ from bot.deps import Deps
 from bot.logs import ScrubFilter, correlation_id
 from bot.refusals import NotAManager, Refused
 from handlers.failures import tell_on_failure
-from tests.fakes.slack import FakeSlack
+from simulators.slack import FakeSlack
 from tests.handlers.helpers import Client, command
 
 Json = dict[str, Any]

@@ -15,11 +15,11 @@ from bot.config import Settings
 from bot.deps import Deps
 from bot.server import DEPS, Options
 from handlers.jobs import disputes as dispute_jobs
+from simulators.slack import FakeSlack
+from simulators.slack_requests import event_callback_body
+from simulators.stripe import FakeStripe
 from storage.models import Dispute, OutboxMessage, StripeEvent
 from tests.conftest import FAST, AppFactory
-from tests.fakes.slack import FakeSlack
-from tests.fakes.slack_requests import event_callback_body
-from tests.fakes.stripe import FakeStripe
 from tests.handlers.helpers import Client, command, eventually, post_signed, text_of
 from tests.handlers.test_disputes import (
     deliver,

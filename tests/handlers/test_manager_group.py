@@ -6,9 +6,9 @@ from __future__ import annotations
 import pytest
 
 from bot.deps import Deps
+from simulators.slack import FakeSlack
+from simulators.stripe import FakeStripe
 from tests.conftest import ManualClock
-from tests.fakes.slack import FakeSlack
-from tests.fakes.stripe import FakeStripe
 from tests.handlers.helpers import Client, request_row, status_becomes
 from tests.handlers.test_refunds import answer_to, approve, paid, request
 

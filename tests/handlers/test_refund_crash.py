@@ -18,11 +18,11 @@ import pytest
 from sqlalchemy import select
 
 from bot.blocks.refunds import APPROVE_ACTION
+from simulators.slack import FakeSlack
+from simulators.slack_requests import block_action_body, sign, slash_command_body
+from simulators.stripe import FakeStripe
 from storage.engine import make_engine, make_sessionmaker
 from storage.models import RefundRequest
-from tests.fakes.slack import FakeSlack
-from tests.fakes.slack_requests import block_action_body, sign, slash_command_body
-from tests.fakes.stripe import FakeStripe
 from tests.handlers.helpers import eventually
 from tests.process import BotProcess, bot_env, free_port
 from tests.support import SIGNING_SECRET

@@ -13,8 +13,8 @@ import pytest
 
 from bot.blocks.refunds import AMOUNT_INPUT, REQUEST_CALLBACK
 from bot.deps import Deps
-from tests.fakes.slack import FakeSlack
-from tests.fakes.stripe import FakeStripe
+from simulators.slack import FakeSlack
+from simulators.stripe import FakeStripe
 from tests.handlers.helpers import (
     APPROVALS,
     Client,

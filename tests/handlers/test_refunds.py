@@ -20,10 +20,10 @@ from bot.blocks.refunds import (
 )
 from bot.deps import Deps
 from handlers.jobs.refunds import expire_pending, remind_pending, retry_approved
+from simulators.slack import FakeSlack
+from simulators.stripe import FakeStripe
 from storage.models import RefundRequest
 from tests.conftest import ManualClock
-from tests.fakes.slack import FakeSlack
-from tests.fakes.stripe import FakeStripe
 from tests.handlers.helpers import (
     APPROVALS,
     Client,

@@ -6,8 +6,8 @@ from __future__ import annotations
 from bot.blocks import disputes as dispute_blocks
 from bot.blocks.refunds import DENY_ACTION
 from bot.deps import Deps
-from tests.fakes.slack import FakeSlack
-from tests.fakes.stripe import FakeStripe
+from simulators.slack import FakeSlack
+from simulators.stripe import FakeStripe
 from tests.handlers.helpers import Client, click, request_row
 from tests.handlers.test_disputes import open_dispute, press
 from tests.handlers.test_refunds import answer_to, paid, request

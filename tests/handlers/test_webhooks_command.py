@@ -9,9 +9,9 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from bot.webhook_audit import RECOMMENDED_EVENTS
-from tests.fakes.slack import FakeSlack
-from tests.fakes.slack_requests import sign, slash_command_body
-from tests.fakes.stripe import FakeStripe
+from simulators.slack import FakeSlack
+from simulators.slack_requests import sign, slash_command_body
+from simulators.stripe import FakeStripe
 from tests.support import SIGNING_SECRET
 
 Client = TestClient[Any, Any]

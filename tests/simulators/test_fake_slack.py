@@ -16,8 +16,8 @@ from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from tests.fakes.slack import FakeSlack
-from tests.fakes.slack_requests import (
+from simulators.slack import FakeSlack
+from simulators.slack_requests import (
     block_action_body,
     event_callback_body,
     sign,
@@ -27,7 +27,7 @@ from tests.fakes.slack_requests import (
 
 SECRET = "test-signing-secret"
 ROOT = Path(__file__).resolve().parents[2]
-STANDALONE = (sys.executable, "-m", "tests.fakes.slack", "--port", "0")
+STANDALONE = (sys.executable, "-m", "simulators.slack", "--port", "0")
 CSV = b"id,amount\n1,5\n"
 
 

@@ -16,7 +16,7 @@ import aiohttp
 import pytest
 import stripe
 
-from tests.fakes.stripe import FakeStripe
+from simulators.stripe import FakeStripe
 
 READ_ONLY_KEY = "rk_test_readonlyxyz"
 READ_ONLY = frozenset({"rak_charge_read", "rak_refund_read"})
@@ -269,7 +269,7 @@ async def test_dispute_evidence_submit_and_close(
 
 async def test_standalone_process() -> None:
     proc = await asyncio.create_subprocess_exec(
-        *[sys.executable, "-m", "tests.fakes.stripe", "--port", "0", "--seed"],
+        *[sys.executable, "-m", "simulators.stripe", "--port", "0", "--seed"],
         cwd=ROOT,
         stdout=asyncio.subprocess.PIPE,
         env={**os.environ, "PYTHONPATH": str(ROOT)},

@@ -20,7 +20,7 @@ Besides ``/api/<method>`` the server answers:
   arguments of :meth:`FakeSlack.fail_next`) and ``POST /_configure`` (JSON with
   any of latency, not_in_channel, channels_not_found, usergroups, users).
 
-Standalone: ``python -m tests.fakes.slack --port 0`` prints
+Standalone: ``python -m simulators.slack --port 0`` prints
 ``SLACK_API_URL=http://127.0.0.1:PORT/api/`` and serves until SIGTERM/SIGINT,
 echoing each call as a JSON line on stderr.
 """

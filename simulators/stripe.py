@@ -63,7 +63,7 @@ Behaviour worth knowing (each mirrors Stripe unless marked "fake"):
   ``{"latency": 2.0}``) and ``POST /_fail_next`` (JSON with ``fail_next``'s
   arguments).
 
-Run it standalone with ``python -m tests.fakes.stripe --port 0 [--latency 2.0]
+Run it standalone with ``python -m simulators.stripe --port 0 [--latency 2.0]
 [--seed]``: it prints ``STRIPE_API_BASE=http://127.0.0.1:PORT`` and, with ``--seed``,
 one JSON line of demo object ids (``seed_demo()``: ``customer``, ``payment_method``,
 ``payments`` [USD 12.00, JPY 5000] and ``disputed_payment`` as ``{"payment_intent",
