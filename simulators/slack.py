@@ -56,6 +56,9 @@ DEFAULT_SCOPES: tuple[str, ...] = (
     "channels:history",
     "groups:history",
     "im:history",
+    "files:write",
+    "links:read",
+    "links:write",
 )
 
 # Scope a method needs; a method missing here needs none (or is not checked).
@@ -69,12 +72,23 @@ REQUIRED_SCOPES: dict[str, str] = {
     "files.info": "files:read",
     "conversations.info": "channels:read",
     "conversations.open": "im:write",
+    "files.getUploadURLExternal": "files:write",
+    "files.completeUploadExternal": "files:write",
+    "chat.unfurl": "links:write",
     # conversations.history / .replies: the scope depends on the conversation
     # (channels:, groups: or im:history), see FakeSlack._history_scope.
 }
 
 # Arguments that slack_sdk sends as JSON strings inside form/query bodies.
-_JSON_ARGS = ("blocks", "attachments", "metadata", "view", "user_auth_blocks")
+_JSON_ARGS = (
+    "blocks",
+    "attachments",
+    "metadata",
+    "view",
+    "user_auth_blocks",
+    "unfurls",
+    "files",
+)
 MAX_MESSAGE_BLOCKS = 50
 MAX_VIEW_BLOCKS = 100
 MAX_TEXT = 40_000
@@ -140,6 +154,17 @@ class _LateAnswer:
     method: str | None
     seconds: float
     remaining: int
+
+
+def _mimetype(name: str) -> str:
+    kinds = {
+        "csv": "text/csv",
+        "png": "image/png",
+        "pdf": "application/pdf",
+        "txt": "text/plain",
+        "json": "application/json",
+    }
+    return kinds.get(name.rpartition(".")[2].lower(), "application/octet-stream")
 
 
 def _err(error: str, **extra: Any) -> Json:
@@ -221,6 +246,9 @@ class FakeSlack:
         self.views: dict[str, Json] = {}  # view id -> latest view
         self.files: dict[str, tuple[Json, bytes]] = {}
         self.file_redirects: dict[str, str] = {}  # file ID -> where it redirects
+        # files_upload_v2: getUploadURLExternal -> POST bytes -> completeUpload
+        self.uploads: dict[str, Json] = {}  # file ID -> {filename, length, data}
+        self.unfurls: list[Json] = []  # chat.unfurl arguments, in order
         self.responses: dict[str, list[Json]] = {}
         self.response_posts: list[tuple[str, Json]] = []
         self.socket_received: list[Json] = []  # JSON frames the client sent
@@ -253,6 +281,9 @@ class FakeSlack:
             "usergroups.users.list": self._usergroups_users_list,
             "users.info": self._users_info,
             "files.info": self._files_info,
+            "files.getUploadURLExternal": self._files_get_upload_url,
+            "files.completeUploadExternal": self._files_complete_upload,
+            "chat.unfurl": self._chat_unfurl,
             "apps.connections.open": self._apps_connections_open,
         }
 
@@ -264,6 +295,7 @@ class FakeSlack:
         app.router.add_get("/files/{file_id}/{name}", self._file)
         app.router.add_get("/files/{file_id}/download/{name}", self._file)
         app.router.add_get("/signin", self._signin)
+        app.router.add_post("/upload/{file_id}", self._upload)
         app.router.add_post("/response/{key}", self._response)
         app.router.add_get("/socket", self._socket)
         app.router.add_get("/_calls", self._ctl_calls)
@@ -469,6 +501,7 @@ class FakeSlack:
         self.responses.clear()
         self.response_posts.clear()
         self.socket_received.clear()
+        self.unfurls.clear()
 
     # ------------------------------------------------------------------ internals
 
@@ -932,6 +965,108 @@ class FakeSlack:
             "response_metadata": {"next_cursor": ""},
         }
 
+    def _files_get_upload_url(self, call: SlackCall) -> Json:
+        filename = str(call.args.get("filename") or "")
+        try:
+            length = int(call.args.get("length") or 0)
+        except (TypeError, ValueError):
+            length = 0
+        if not filename:
+            return _err("invalid_arguments")
+        if length <= 0:
+            return _err("invalid_length")
+        file_id = f"F0UPLD{next(self._seq):05d}"
+        self.uploads[file_id] = {"filename": filename, "length": length, "data": None}
+        return {
+            "ok": True,
+            "upload_url": f"{self.base}/upload/{file_id}",
+            "file_id": file_id,
+        }
+
+    def _files_complete_upload(self, call: SlackCall) -> Json:
+        args = call.args
+        items = args.get("files")
+        if not isinstance(items, list) or not items:
+            return _err("invalid_arguments")
+        channel = args.get("channel_id")
+        if channel and (error := self._channel_error(channel)):
+            return _err(error)
+        done: list[tuple[Json, Json]] = []
+        for item in items:
+            found = self.uploads.get(str(item.get("id")))
+            if found is None or found["data"] is None:
+                # Slack's answer for a file ID never uploaded to its URL.
+                return _err("file_not_found")
+            done.append((item, found))
+        shared: list[Json] = []
+        for item, upload in done:
+            file_id = str(item["id"])
+            del self.uploads[file_id]
+            name = upload["filename"]
+            file = {
+                "id": file_id,
+                "created": int(time.time()),
+                "timestamp": int(time.time()),
+                "name": name,
+                "title": item.get("title") or name,
+                "mimetype": _mimetype(name),
+                "filetype": name.rpartition(".")[2].lower() or "binary",
+                "user": self.bot_user_id,
+                "user_team": self.team_id,
+                "mode": "hosted",
+                "is_external": False,
+                "size": len(upload["data"]),
+                "url_private": f"{self.base}/files/{file_id}/{name}",
+                "url_private_download": f"{self.base}/files/{file_id}/download/{name}",
+                "permalink": f"{self.base}/files/{file_id}/{name}",
+            }
+            self.files[file_id] = (file, upload["data"])
+            shared.append(file)
+        if channel:
+            ts = self._next_ts()
+            self.messages.setdefault(str(channel), []).append(
+                {
+                    "type": "message",
+                    "subtype": "file_share",
+                    "ts": ts,
+                    "user": self.bot_user_id,
+                    "bot_id": self.bot_id,
+                    "app_id": self.app_id,
+                    "team": self.team_id,
+                    "text": args.get("initial_comment") or "",
+                    "blocks": [],
+                    "files": [dict(f) for f in shared],
+                    "thread_ts": args.get("thread_ts"),
+                }
+            )
+        return {
+            "ok": True,
+            "files": [{"id": f["id"], "title": f["title"]} for f in shared],
+        }
+
+    def content_of(self, file_id: str) -> bytes:
+        """The bytes of a file the bot uploaded (or that a test added)."""
+        return self.files[file_id][1]
+
+    def _chat_unfurl(self, call: SlackCall) -> Json:
+        args = call.args
+        unfurls = args.get("unfurls")
+        has_target = args.get("channel") and args.get("ts")
+        if not has_target and not (args.get("source") and args.get("unfurl_id")):
+            return _err("invalid_arguments")
+        if not isinstance(unfurls, dict) or not unfurls:
+            return _err("invalid_unfurls_format")
+        for url, unfurl in unfurls.items():
+            if not isinstance(unfurl, dict) or not (
+                unfurl.get("blocks") or unfurl.get("text") or unfurl.get("preview")
+            ):
+                return _err("invalid_unfurls_format", url=url)
+            blocks = unfurl.get("blocks")
+            if isinstance(blocks, list) and len(blocks) > MAX_MESSAGE_BLOCKS:
+                return _err("invalid_blocks")
+        self.unfurls.append(dict(args))
+        return {"ok": True}
+
     def _apps_connections_open(self, call: SlackCall) -> Json:
         ticket = next(self._seq)
         return {"ok": True, "url": f"ws://127.0.0.1:{self.port}/socket?ticket={ticket}"}
@@ -960,6 +1095,17 @@ class FakeSlack:
         if "/download/" in request.path:
             headers["Content-Disposition"] = f'attachment; filename="{file["name"]}"'
         return web.Response(body=content, headers=headers)
+
+    async def _upload(self, request: web.Request) -> web.Response:
+        """The upload URL of files_upload_v2: raw bytes, no token (as Slack's)."""
+        upload = self.uploads.get(request.match_info["file_id"])
+        if upload is None:
+            return web.Response(status=404, text="Not Found")
+        data = await request.read()
+        if len(data) != upload["length"]:
+            return web.Response(status=400, text="length mismatch")
+        upload["data"] = data
+        return web.Response(text=f"OK - {len(data)}")
 
     async def _signin(self, request: web.Request) -> web.Response:
         return web.Response(text=_SIGNIN_HTML, content_type="text/html")

@@ -18,6 +18,7 @@ REQUIRED_SCOPES: tuple[str, ...] = (
     "usergroups:read",
     "users:read",
     "files:read",
+    "files:write",
     "channels:read",
     "groups:read",
     "channels:history",

@@ -276,3 +276,62 @@ async def test_standalone_process() -> None:
         _, err = await proc.communicate()
     assert proc.returncode == 0
     assert json.loads(err.decode().splitlines()[0])["args"]["text"] == "bench"
+
+
+async def test_files_upload_v2_shares_the_bytes_in_the_thread(
+    fake: FakeSlack, client: AsyncWebClient
+) -> None:
+    posted = await client.chat_postMessage(channel="C1", text="summary")
+    resp = await client.files_upload_v2(
+        channel="C1",
+        thread_ts=posted["ts"],
+        filename="events.csv",
+        title="Every event",
+        content=CSV,
+        initial_comment="the list",
+    )
+    file_id = resp["file"]["id"]
+    assert fake.content_of(file_id) == CSV
+    share = fake.messages["C1"][-1]
+    assert share["thread_ts"] == posted["ts"]
+    assert share["text"] == "the list"
+    assert share["files"][0]["name"] == "events.csv"
+    assert share["files"][0]["mimetype"] == "text/csv"
+    # The bytes went to the upload URL without the token, as to Slack's.
+    assert [c.method for c in fake.calls] == [
+        "chat.postMessage",
+        "files.getUploadURLExternal",
+        "files.completeUploadExternal",
+    ]
+
+
+async def test_files_upload_needs_files_write(fake: FakeSlack) -> None:
+    fake.scopes.remove("files:write")
+    client = AsyncWebClient(token=fake.bot_token, base_url=fake.url, retry_handlers=[])
+    with pytest.raises(SlackApiError) as err:
+        await client.files_upload_v2(channel="C1", filename="a.csv", content=CSV)
+    assert err.value.response["error"] == "missing_scope"
+
+
+async def test_completing_an_upload_never_made_fails(
+    fake: FakeSlack, client: AsyncWebClient
+) -> None:
+    url = await client.files_getUploadURLExternal(filename="a.csv", length=3)
+    with pytest.raises(SlackApiError) as err:
+        await client.files_completeUploadExternal(
+            files=[{"id": url["file_id"], "title": "a"}], channel_id="C1"
+        )
+    assert err.value.response["error"] == "file_not_found"
+    assert "C1" not in fake.messages
+
+
+async def test_chat_unfurl_records_the_previews(
+    fake: FakeSlack, client: AsyncWebClient
+) -> None:
+    link = "https://dashboard.stripe.com/payments/pi_1"
+    blocks = [{"type": "section", "text": {"type": "mrkdwn", "text": "*$5.00*"}}]
+    await client.chat_unfurl(channel="C1", ts="1.1", unfurls={link: {"blocks": blocks}})
+    assert fake.unfurls[0]["unfurls"] == {link: {"blocks": blocks}}
+    with pytest.raises(SlackApiError) as err:
+        await client.chat_unfurl(channel="C1", ts="1.1", unfurls={link: {}})
+    assert err.value.response["error"] == "invalid_unfurls_format"
