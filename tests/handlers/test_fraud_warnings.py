@@ -8,7 +8,7 @@ import json
 from typing import Any
 
 from bot import fraud_warnings
-from bot.blocks.fraud_warnings import EFW_REFUND_ACTION
+from bot.blocks.fraud_warnings import EFW_REFUND_ACTION, refund_offer
 from bot.blocks.refunds import APPROVE_ACTION
 from bot.deps import Deps
 from simulators.slack import FakeSlack
@@ -247,8 +247,6 @@ async def test_approval_is_refused_when_the_charge_was_disputed_since_the_reques
 
 
 def test_the_offer_confirms_what_a_click_asks_for() -> None:
-    from bot.blocks.fraud_warnings import refund_offer
-
     block = refund_offer("issfr_1", "ch_<!channel>")
     (button,) = block["elements"]
     assert button["text"]["text"] == "Refund…"
