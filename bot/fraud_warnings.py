@@ -55,6 +55,7 @@ async def note_warning(
     event_id: str,
     alert_key: str,
     livemode: bool,
+    account: str | None,
     now: float,
 ) -> bool:
     """Remember a new warning's alert, to be checked with Stripe."""
@@ -68,6 +69,7 @@ async def note_warning(
         charge_id=charge_id,
         payment_intent_id=expandable_id(obj.get("payment_intent")),
         livemode=livemode,
+        account=account,
         # Stripe's own flag; absent in old versions, where the charge decides.
         actionable=obj.get("actionable") is not False,
         alert_key=alert_key,
@@ -149,10 +151,21 @@ def closed_why(payment: Payment | None, *, actionable: bool) -> str | None:
     return None
 
 
+async def _verdict(deps: Deps, row: FraudWarning) -> str | None:
+    """Why the warning offers no refund, from its charge in Stripe; None: it
+    does. Raises stripe.StripeError when Stripe could not say."""
+    if row.account is not None:
+        # The charge lives in a connected account: read (and refunded) only
+        # with Stripe-Account, which the refund request flow does not send.
+        return "connected_account"
+    payment = await fetch_payment(deps, row.charge_id, with_customer=False)
+    return closed_why(payment, actionable=row.actionable)
+
+
 async def _check(deps: Deps, row: FraudWarning) -> bool:
     """Read the warning's charge and show the verdict on its alert."""
     try:
-        payment = await fetch_payment(deps, row.charge_id, with_customer=False)
+        why = await _verdict(deps, row)
     except stripe.StripeError as exc:
         log.warning(
             "checking charge %s of %s failed: %s",
@@ -170,7 +183,6 @@ async def _check(deps: Deps, row: FraudWarning) -> bool:
                 now=deps.clock.now() + RETRY_SECONDS,
             )
         return False
-    why = closed_why(payment, actionable=row.actionable)
     async with deps.sessions() as session, session.begin():
         now = deps.clock.now()
         # Only from `checking`: a dispute event that closed it meanwhile wins.

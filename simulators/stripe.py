@@ -1248,18 +1248,6 @@ class FakeStripe:
                 "rak_dispute_write",
                 self._close_dispute,
             ),
-            (
-                "GET",
-                "/v1/radar/early_fraud_warnings",
-                "rak_radar_early_fraud_warning_read",
-                self._list_early_fraud_warnings,
-            ),
-            (
-                "GET",
-                "/v1/radar/early_fraud_warnings/{}",
-                "rak_radar_early_fraud_warning_read",
-                self._getter("radar.early_fraud_warning"),
-            ),
             ("GET", "/v1/payouts/{}", "rak_payout_read", self._getter("payout")),
             ("POST", "/v1/files", "rak_file_write", self._create_file),
             ("GET", "/v1/files/{}", "rak_file_read", self._getter("file")),
@@ -1777,20 +1765,6 @@ class FakeStripe:
                 and (pi is None or ch["payment_intent"] == pi)
             ),
             extra={"customer", "payment_intent", "transfer_group"},
-        )
-
-    def _list_early_fraud_warnings(self, ctx: _Ctx) -> Json:
-        params = ctx.request.params
-        charge, pi = params.get("charge"), params.get("payment_intent")
-        return self._page(
-            ctx,
-            "radar.early_fraud_warning",
-            "/v1/radar/early_fraud_warnings",
-            lambda w: (
-                (charge is None or w["charge"] == charge)
-                and (pi is None or w.get("payment_intent") == pi)
-            ),
-            extra={"charge", "payment_intent"},
         )
 
     def _list_refunds(self, ctx: _Ctx) -> Json:

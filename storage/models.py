@@ -270,6 +270,8 @@ class FraudWarning(SQLModel, table=True):
     charge_id: str = Field(max_length=255, index=True)
     payment_intent_id: str | None = Field(default=None, max_length=255)
     livemode: bool = False
+    # The connected account whose charge it is (the event's `account`).
+    account: str | None = Field(default=None, max_length=255)
     # Stripe's own flag on the warning, as the event carried it.
     actionable: bool = True
     state: str = Field(default="checking", max_length=16)

@@ -28,7 +28,14 @@ CLOSED_WORDS: dict[str, str] = {
         "Stripe marks this warning not actionable: no refund offered from here."
     ),
     "not_succeeded": "The payment did not succeed: there is nothing to refund.",
-    "gone": "Stripe no longer has this charge: no refund offered from here.",
+    "gone": (
+        "Stripe does not give this key the charge (deleted, or in the other "
+        "mode): no refund offered from here."
+    ),
+    "connected_account": (
+        "The charge is a connected account's: refund it from the Dashboard; "
+        "stripe-ops offers no refund for it here."
+    ),
 }
 
 

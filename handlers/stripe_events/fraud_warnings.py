@@ -18,6 +18,7 @@ async def warning_created(ctx: EventContext) -> None:
         event_id=ctx.id,
         alert_key=alert_key(ctx.id),
         livemode=ctx.event.get("livemode") is True,
+        account=as_str(ctx.event.get("account")),
         now=ctx.now,
     )
 

@@ -59,13 +59,15 @@ async def warned(
     charge: Json,
     *,
     actionable: bool = True,
+    account: str | None = None,
 ) -> tuple[Json, Json]:
     """An early fraud warning on the charge, delivered and checked with
     Stripe; (the warning, its alert as Slack shows it after the check)."""
     warning = fake_stripe.add_early_fraud_warning(charge["id"], actionable=actionable)
-    await deliver(
-        client, event("radar.early_fraud_warning.created", copy.deepcopy(warning))
-    )
+    evt = event("radar.early_fraud_warning.created", copy.deepcopy(warning))
+    if account is not None:
+        evt["account"] = account  # a Connect event
+    await deliver(client, evt)
     alert = await message_saying(fake_slack, DISPUTES, warning["id"])
     assert buttons(alert) == [], "no offer before Stripe was asked"
     assert await fraud_warnings.check_warnings(deps) == 1
@@ -164,6 +166,19 @@ async def test_a_warning_stripe_marks_not_actionable_offers_nothing(
     )
     assert buttons(alert) == []
     assert "not actionable" in text_of(alert)
+
+
+async def test_a_connected_accounts_warning_offers_nothing_here(
+    client: Client, fake_slack: FakeSlack, fake_stripe: FakeStripe, deps: Deps
+) -> None:
+    charge = paid(fake_stripe)
+    _, alert = await warned(
+        client, fake_slack, fake_stripe, deps, charge, account="acct_1Conn"
+    )
+    assert buttons(alert) == []
+    assert "connected account" in text_of(alert)
+    # Not asked for without Stripe-Account, where it would not be found.
+    assert fake_stripe.requests_to("GET", f"/v1/charges/{charge['id']}") == []
 
 
 async def test_the_button_goes_once_the_charge_is_disputed(

@@ -28,6 +28,7 @@ def upgrade() -> None:
         sa.Column("charge_id", _text(255), nullable=False),
         sa.Column("payment_intent_id", _text(255), nullable=True),
         sa.Column("livemode", sa.Boolean(), nullable=False),
+        sa.Column("account", _text(255), nullable=True),
         sa.Column("actionable", sa.Boolean(), nullable=False),
         sa.Column("state", _text(16), nullable=False),
         sa.Column("closed_why", _text(32), nullable=True),
