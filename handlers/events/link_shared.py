@@ -2,7 +2,9 @@
 
 Only for people who may use the bot: the one support check (`bot.access`)
 stands in front of this listener, and answers anyone else with nothing at
-all. Acked at once; Stripe is read in the lazy listener.
+all. A preview is seen by everyone in the channel, like the link itself, so
+none is made in channels shared with other organisations (Slack Connect).
+Acked at once; Stripe is read in the lazy listener.
 """
 
 from __future__ import annotations
@@ -65,8 +67,12 @@ def register(app: AsyncApp, deps: Deps) -> None:
         """Ack the event; the lookups follow in the lazy listener."""
         await ack()
 
-    async def unfurl_links(event: dict[str, Any]) -> None:
+    async def unfurl_links(body: dict[str, Any], event: dict[str, Any]) -> None:
         """Read each linked object from Stripe and unfurl the ones found."""
+        if body.get("is_ext_shared_channel") is True:
+            # A preview is seen by the whole channel, and a Slack Connect
+            # channel holds people of other organisations.
+            return
         target = _target(event)
         links = dashboard_links(event)
         if target is None or not links:

@@ -29,7 +29,11 @@ def settings_overrides() -> dict[str, Any]:
 
 
 def link_shared(
-    urls: list[str], *, user_id: str = AGENT, source: str = "conversations_history"
+    urls: list[str],
+    *,
+    user_id: str = AGENT,
+    source: str = "conversations_history",
+    shared_with_others: bool = False,
 ) -> str:
     """The Events API body Slack sends when `urls` are pasted in a message,
     from an Enterprise Grid workspace (the grid fields included)."""
@@ -52,6 +56,7 @@ def link_shared(
     body["context_team_id"] = body["team_id"]
     body["context_enterprise_id"] = ENTERPRISE_ID
     body["authorizations"][0]["enterprise_id"] = ENTERPRISE_ID
+    body["is_ext_shared_channel"] = shared_with_others
     return json.dumps(body)
 
 
@@ -195,6 +200,22 @@ async def test_an_outsider_gets_no_preview_and_stripe_is_not_asked(
     assert [
         c.args.get("channel") for c in fake_slack.calls_to("chat.postMessage")
     ] == []
+
+
+async def test_no_preview_in_a_channel_shared_with_other_organisations(
+    client: Client, fake_slack: FakeSlack, fake_stripe: FakeStripe, deps: Deps
+) -> None:
+    objects = seed(fake_stripe)
+    customer = (
+        f"https://dashboard.stripe.com/test/customers/{objects['customer']['id']}"
+    )
+    payment = f"https://dashboard.stripe.com/test/payments/{objects['pi']['id']}"
+    await post_signed(client, link_shared([customer], shared_with_others=True))
+    await post_signed(client, link_shared([payment]))
+    (call,) = await unfurled(fake_slack)
+    assert list(call["unfurls"]) == [payment]
+    assert fake_stripe.requests_to("GET", "/v1/customers") == []
+    assert len(fake_slack.unfurls) == 1
 
 
 async def test_unknown_objects_and_other_pages_unfurl_nothing(
