@@ -174,6 +174,8 @@ async def _check(deps: Deps, row: FraudWarning) -> bool:
             describe_error(exc),
         )
         async with deps.sessions() as session, session.begin():
+            # Still to check, but not before RETRY_SECONDS: `to_check` takes
+            # only warnings whose updated_at has come.
             await store.move(
                 session,
                 warning_id=row.id,

@@ -7,12 +7,15 @@ import copy
 import json
 from typing import Any
 
+import pytest
+
 from bot import fraud_warnings
 from bot.blocks.fraud_warnings import EFW_REFUND_ACTION, refund_offer
 from bot.blocks.refunds import APPROVE_ACTION
 from bot.deps import Deps
 from simulators.slack import FakeSlack
 from simulators.stripe import FakeStripe
+from tests.conftest import ManualClock
 from tests.handlers.helpers import (
     Client,
     approval_message,
@@ -259,6 +262,35 @@ async def test_approval_is_refused_when_the_charge_was_disputed_since_the_reques
         lambda: "disputed after the request" in text_of(message),
         what="the request message saying why",
     )
+
+
+@pytest.mark.parametrize("clock", [ManualClock()])
+async def test_a_charge_stripe_would_not_give_is_checked_again_a_minute_later(
+    client: Client,
+    fake_slack: FakeSlack,
+    fake_stripe: FakeStripe,
+    deps: Deps,
+    clock: ManualClock,
+) -> None:
+    charge = paid(fake_stripe)
+    warning = fake_stripe.add_early_fraud_warning(charge["id"])
+    await deliver(
+        client, event("radar.early_fraud_warning.created", copy.deepcopy(warning))
+    )
+    alert = await message_saying(fake_slack, DISPUTES, warning["id"])
+    # Stripe down (an answer stripe-python is told not to retry).
+    fake_stripe.fail_next(
+        "GET", f"/v1/charges/{charge['id']}", status=500, should_retry=False
+    )
+    assert await fraud_warnings.check_warnings(deps) == 0
+    assert buttons(alert) == []
+    reads = len(fake_stripe.requests_to("GET", f"/v1/charges/{charge['id']}"))
+    assert await fraud_warnings.check_warnings(deps) == 0  # not asked again yet
+    assert len(fake_stripe.requests_to("GET", f"/v1/charges/{charge['id']}")) == reads
+
+    clock.advance(fraud_warnings.RETRY_SECONDS + 1)
+    assert await fraud_warnings.check_warnings(deps) == 1
+    await eventually(lambda: buttons(alert) == [EFW_REFUND_ACTION], what="the offer")
 
 
 def test_the_offer_confirms_what_a_click_asks_for() -> None:
