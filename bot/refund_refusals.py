@@ -135,6 +135,15 @@ class OthersWaiting(RefundRefused):
     payment: Payment
 
 
+@dataclass(eq=False)
+class WarningNotOffered(RefundRefused):
+    """An early fraud warning's Refund… button that no longer offers a refund
+    (unknown warning, or the charge was disputed or refunded since)."""
+
+    warning_id: str
+    why: str | None  # bot.blocks.fraud_warnings.CLOSED_WORDS' keys; None: unknown
+
+
 # -- a manager's decision ----------------------------------------------------------
 
 

@@ -1059,6 +1059,72 @@ class FakeStripe:
         charge["disputed"] = True
         return dispute
 
+    def add_early_fraud_warning(
+        self,
+        charge_id: str,
+        *,
+        fraud_type: str = "made_with_stolen_card",
+        actionable: bool | None = None,
+        created: int | None = None,
+    ) -> Json:
+        """A Radar early fraud warning on a charge. Like Stripe, it is
+        actionable unless the charge is disputed or fully refunded (at
+        creation; pass ``actionable`` to say otherwise)."""
+        charge = self._objects[charge_id]
+        if actionable is None:
+            actionable = not charge["disputed"] and not charge["refunded"]
+        return self._store(
+            {
+                "id": new_id("issfr"),
+                "object": "radar.early_fraud_warning",
+                "actionable": actionable,
+                "charge": charge_id,
+                "created": created if created is not None else _now(),
+                "fraud_type": fraud_type,
+                "livemode": self.livemode,
+                "payment_intent": charge["payment_intent"],
+            }
+        )
+
+    def add_payout(
+        self,
+        *,
+        amount: int,
+        currency: str = "usd",
+        status: str = "in_transit",
+        arrival_date: int | None = None,
+    ) -> Json:
+        """A payout to the account's bank (the fields of Stripe's example)."""
+        return self._store(
+            {
+                "id": new_id("po"),
+                "object": "payout",
+                "amount": amount,
+                "application_fee": None,
+                "application_fee_amount": None,
+                "arrival_date": arrival_date or _now() + 2 * 86400,
+                "automatic": True,
+                "balance_transaction": new_id("txn"),
+                "created": _now(),
+                "currency": currency.lower(),
+                "description": "STRIPE PAYOUT",
+                "destination": new_id("ba"),
+                "failure_balance_transaction": None,
+                "failure_code": None,
+                "failure_message": None,
+                "livemode": self.livemode,
+                "metadata": {},
+                "method": "standard",
+                "original_payout": None,
+                "reconciliation_status": "not_applicable",
+                "reversed_by": None,
+                "source_type": "card",
+                "statement_descriptor": None,
+                "status": status,
+                "type": "bank_account",
+            }
+        )
+
     def add_webhook_endpoint(
         self, *, url: str, enabled_events: list[str], status: str = "enabled"
     ) -> Json:
@@ -1182,6 +1248,7 @@ class FakeStripe:
                 "rak_dispute_write",
                 self._close_dispute,
             ),
+            ("GET", "/v1/payouts/{}", "rak_payout_read", self._getter("payout")),
             ("POST", "/v1/files", "rak_file_write", self._create_file),
             ("GET", "/v1/files/{}", "rak_file_read", self._getter("file")),
             ("GET", "/v1/files/{}/contents", "rak_file_read", self._file_body),

@@ -254,3 +254,32 @@ class SyncState(SQLModel, table=True):
 
     name: str = Field(primary_key=True, max_length=64)
     finished_at: float
+
+
+class FraudWarning(SQLModel, table=True):
+    """An early fraud warning's alert, and whether it offers a refund.
+
+    checking -> actionable | closed; actionable -> closed, or back to checking
+    when a refund on the charge may have taken what was left. Each move is a
+    conditional UPDATE, so an event and the check job never both win.
+    """
+
+    __tablename__ = "fraud_warning"
+
+    id: str = Field(primary_key=True, max_length=255)  # issfr_…
+    charge_id: str = Field(max_length=255, index=True)
+    payment_intent_id: str | None = Field(default=None, max_length=255)
+    livemode: bool = False
+    # The connected account whose charge it is (the event's `account`).
+    account: str | None = Field(default=None, max_length=255)
+    # Stripe's own flag on the warning, as the event carried it.
+    actionable: bool = True
+    state: str = Field(default="checking", max_length=16)
+    # Why a closed warning offers no refund: disputed, refunded, …
+    closed_why: str | None = Field(default=None, max_length=32)
+    alert_key: str = Field(max_length=255)
+    event_id: str = Field(max_length=255)
+    created_at: float
+    updated_at: float
+
+    __table_args__ = (Index("ix_fraud_warning_state", "state", "updated_at"),)

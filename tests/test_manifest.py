@@ -13,6 +13,7 @@ from slack_bolt.async_app import AsyncApp
 import handlers
 from bot.check import REQUIRED_SCOPES
 from bot.deps import Deps
+from bot.link_previews import DASHBOARD_HOST
 
 MANIFEST = Path(__file__).resolve().parent.parent / "manifest.yml"
 
@@ -127,3 +128,12 @@ def test_action_and_view_ids_are_plain_names(registered: dict[str, list[Any]]) -
 
 def test_scopes_match_what_check_requires(manifest: dict[str, Any]) -> None:
     assert set(manifest["oauth_config"]["scopes"]["bot"]) == set(REQUIRED_SCOPES)
+
+
+def test_unfurl_domains_are_declared_exactly_when_links_are_unfurled(
+    manifest: dict[str, Any], registered: dict[str, list[Any]]
+) -> None:
+    domains = manifest["features"].get("unfurl_domains", [])
+    assert ("link_shared" in registered["event"]) == bool(domains)
+    assert domains == [DASHBOARD_HOST]
+    assert {"links:read", "links:write"} <= set(REQUIRED_SCOPES)

@@ -32,6 +32,7 @@ from bot.refund_refusals import (
     PaymentUnreadable,
     StripeSaidNo,
     UnknownRequest,
+    WarningNotOffered,
 )
 from bot.refusals import RefundRefused
 from storage import refunds as store
@@ -160,6 +161,16 @@ def refund_refusal_text(refused: RefundRefused) -> str:
             )
         case AlreadyDecided(request=req, now=now):
             return _already(req, now)
+        case WarningNotOffered(warning_id=wid, why=why):
+            if why is None:
+                return (
+                    f"I know no early fraud warning `{escape(wid)}`, so nothing "
+                    "was requested. Use `/stripe refund ch_… fraudulent` instead."
+                )
+            return (
+                f"The warning `{escape(wid)}` no longer offers a refund "
+                f"({escape(why.replace('_', ' '))}), so nothing was requested."
+            )
         case _:
             return escape(unrefunded_text(refused))
 

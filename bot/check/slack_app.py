@@ -19,6 +19,8 @@ REQUIRED_SCOPES: tuple[str, ...] = (
     "users:read",
     "files:read",
     "files:write",
+    "links:read",
+    "links:write",
     "channels:read",
     "groups:read",
     "channels:history",

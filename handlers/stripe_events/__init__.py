@@ -12,6 +12,7 @@ from types import MappingProxyType
 from bot.event_router import EventHandler, EventRouter
 from handlers.stripe_events.alerts import send_alert
 from handlers.stripe_events.disputes import dispute_changed
+from handlers.stripe_events.fraud_warnings import charge_refunded, warning_created
 from handlers.stripe_events.refunds import refund_changed
 
 
@@ -36,8 +37,9 @@ EVENT_HANDLERS = event_table(
         ("payment_intent.succeeded", send_alert),
         ("payment_intent.payment_failed", send_alert),
         ("payment_intent.canceled", send_alert),
-        # Refunds: a request's refund kept current, then an alert.
-        ("charge.refunded", send_alert),
+        # Refunds: a request's refund kept current (and an early fraud
+        # warning's refund offer), then an alert.
+        ("charge.refunded", charge_refunded),
         ("refund.created", refund_changed),
         ("refund.updated", refund_changed),
         ("refund.failed", refund_changed),
@@ -47,7 +49,7 @@ EVENT_HANDLERS = event_table(
         ("payout.paid", send_alert),
         ("payout.failed", send_alert),
         # Disputes: the dispute card and its thread.
-        ("radar.early_fraud_warning.created", send_alert),
+        ("radar.early_fraud_warning.created", warning_created),
         ("charge.dispute.created", dispute_changed),
         ("charge.dispute.updated", dispute_changed),
         ("charge.dispute.closed", dispute_changed),

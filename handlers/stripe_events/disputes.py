@@ -6,6 +6,7 @@ from bot import disputes
 from bot.blocks.alerts import build_alert
 from bot.event_router import EventContext
 from handlers.stripe_events.alerts import alert_key, send_alert
+from handlers.stripe_events.fraud_warnings import charge_disputed
 
 # After the card, a dispute's events reply in its thread (the card itself is
 # edited to show the new state), so one dispute's history stays in one place and
@@ -28,6 +29,9 @@ async def dispute_changed(ctx: EventContext) -> None:
     of an event or reconcile finds it first, and a second top-level alert for
     `created` would be a second card when reconcile came first.
     """
+    if ctx.type == "charge.dispute.created":
+        # Stripe refunds no disputed charge: early fraud warnings stop offering.
+        await charge_disputed(ctx)
     if not disputes.dispute_id(ctx.obj):
         # Disputes from before dispute IDs (2014 and earlier) carry none: they
         # cannot be stored, answered or reminded of, but are still alerted.

@@ -10,6 +10,7 @@ from __future__ import annotations
 from bot.event_router import EventContext
 from bot.refunds import apply_refund_event
 from handlers.stripe_events.alerts import send_alert
+from handlers.stripe_events.fraud_warnings import refund_seen
 
 
 async def refund_changed(ctx: EventContext) -> None:
@@ -24,5 +25,6 @@ async def refund_changed(ctx: EventContext) -> None:
             event_created=int(ctx.event.get("created") or 0),
             now=ctx.now,
         )
+    await refund_seen(ctx)
     # State first, so an alert built after it could read the new state.
     await send_alert(ctx)
