@@ -23,9 +23,12 @@ async def on_event(
     *,
     alert_key: str,
     now: float,
+    channel: str | None = None,
+    mention: tuple[str, ...] = (),
 ) -> Applied:
     """Apply a dispute event; post the card as this event's alert when the bot
-    has no card for the dispute yet, else edit the card.
+    has no card for the dispute yet (in `channel`, if an alert rule names
+    one, with its `mention`), else edit the card.
 
     A `created` that comes after reconcile (or an earlier event) posted the
     card adds no second card.
@@ -38,7 +41,14 @@ async def on_event(
     if row.alert_key is None:
         # Built from the row, so a late `created` still shows the newest state.
         posted = await queue_card(
-            session, settings, row, key=alert_key, now=now, event_id=event_id
+            session,
+            settings,
+            row,
+            key=alert_key,
+            now=now,
+            event_id=event_id,
+            channel=channel,
+            mention=mention,
         )
         if posted is not None:
             return Applied(posted, applied.created, applied.changed)
