@@ -105,7 +105,7 @@ class Settings(BaseSettings):
     REFUND_APPROVAL_TTL_HOURS: int = Field(default=24, ge=1)
     PUBLIC_URL: str | None = None
     # The environment gives a path; the settings hold the rules read from it.
-    ALERT_RULES: RuleSet = RuleSet()
+    ALERT_RULES: Annotated[RuleSet, NoDecode] = RuleSet()
     LOG_FORMAT: str = "text"
     LOG_LEVEL: str = "INFO"
 

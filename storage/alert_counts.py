@@ -36,4 +36,4 @@ async def count_by_rule(
         )
         .group_by(col(StripeEvent.alert_rule))
     )
-    return {key: int(count) for key, count in rows.tuples()}
+    return {key: int(count) for key, count in rows.all()}

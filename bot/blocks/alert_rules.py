@@ -55,13 +55,13 @@ def exceptions_in_words(rule: Rule) -> list[str]:
     notes = []
     if any(rule.names(t) for t in CARD_TYPES):
         notes.append(
-            "dispute cards are posted all the same (they cannot be muted); the "
-            "rule's channel and mention apply to them"
+            "dispute cards cannot be muted (they are posted, with the rule's "
+            "channel and mention)"
         )
     if any(rule.names(t) for t in REQUEST_THREAD_TYPES):
         notes.append(
-            "refunds made through a refund request still reply in the "
-            "request's thread (requests cannot be muted)"
+            "refund requests cannot be muted (their threads still get the "
+            "refund's updates)"
         )
     return notes
 
@@ -75,7 +75,7 @@ def rule_in_words(rule: Rule, *, slack: bool = False) -> str:
     line += actions_in_words(rule, slack=slack)
     notes = exceptions_in_words(rule)
     if notes:
-        line += " (" + "; ".join(notes) + ")"
+        line += "; but " + ", and ".join(notes)
     return line
 
 
