@@ -73,8 +73,23 @@ async def on_snapshot(
     applied = await apply_object(session, obj, version=version, now=now)
     row = applied.row
     if applied.created and row.status not in CLOSED:
+        # The card stands for the `created` event we missed: the alert rule
+        # that event would have met gives its channel and mention.
+        rule = settings.ALERT_RULES.take(
+            {
+                "type": "charge.dispute.created",
+                "livemode": obj.get("livemode"),
+                "data": {"object": dict(obj)},
+            }
+        )
         posted = await queue_card(
-            session, settings, row, key=f"dispute:{row.id}", now=now
+            session,
+            settings,
+            row,
+            key=f"dispute:{row.id}",
+            now=now,
+            channel=rule.channel if rule else None,
+            mention=rule.mention if rule else (),
         )
         row = posted or row
     elif applied.changed:

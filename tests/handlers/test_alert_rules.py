@@ -14,6 +14,7 @@ from sqlmodel import col
 
 from bot.config import Settings
 from bot.deps import Deps
+from handlers.jobs import disputes as dispute_jobs
 from simulators.slack import FakeSlack
 from simulators.slack_requests import slash_command_body
 from simulators.stripe import FakeStripe
@@ -288,3 +289,15 @@ async def test_help_lists_alerts(client: Client, fake_slack: FakeSlack) -> None:
         "`/stripe alerts`: the alert rules in force, and how many events each "
         "took in the last 24 hours" in answer["text"]
     )
+
+
+async def test_a_card_found_by_reconcile_follows_the_rule_of_its_created_event(
+    client: Client, fake_slack: FakeSlack, fake_stripe: FakeStripe, deps: Deps
+) -> None:
+    # No charge.dispute.created reached us: reconcile finds the dispute.
+    unseen = seed_dispute(fake_stripe)
+    await dispute_jobs.reconcile(deps)
+    card = await posted_card(fake_slack, unseen["id"])
+    assert fake_slack.messages["CDISPUTEDESK"] == [card]
+    assert card["text"].startswith("<!subteam^S0DISPUTES> ")
+    assert fake_slack.messages.get("CDISPUTES", []) == []
