@@ -96,8 +96,9 @@ def alerts_overview(
     """`/stripe alerts`: the rules in force and what each took in 24 hours."""
     blocks: list[dict[str, Any]] = []
     if not rules.rules:
+        where = f"`{escape(rules.source)}` has none" if rules.source else "unset"
         text = (
-            "No alert rules are set (ALERT_RULES): every recommended event is "
+            f"No alert rules (ALERT_RULES: {where}): every recommended event is "
             "alerted in its group's channel."
         )
         blocks.append(section(text))

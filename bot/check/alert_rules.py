@@ -14,11 +14,12 @@ from bot.deps import Deps
 async def check_alert_rules(deps: Deps) -> list[Finding]:
     rules = deps.settings.ALERT_RULES
     if not rules.rules:
+        where = f"{rules.source} has none" if rules.source else "ALERT_RULES unset"
         return [
             Finding(
                 True,
-                "alert rules: none (ALERT_RULES unset): every recommended event "
-                "is alerted in its group's channel",
+                f"alert rules: none ({where}): every recommended event is "
+                "alerted in its group's channel",
             )
         ]
     count = len(rules.rules)
