@@ -17,8 +17,18 @@ from bot.stripe_shapes import as_int, as_str, event_object
 
 # Posted whatever a rule says: the dispute card carries the buttons a dispute
 # is answered with, and a refund request's thread is where its requester and
-# approver follow the refund; hiding either would lose work, not noise.
-CARD_TYPES = frozenset({"charge.dispute.created"})
+# approver follow the refund; hiding either would lose work, not noise. The
+# card is posted by the first event of a dispute the bot sees: usually
+# `created`, any of these when that one was missed.
+CARD_TYPES = frozenset(
+    {
+        "charge.dispute.created",
+        "charge.dispute.updated",
+        "charge.dispute.closed",
+        "charge.dispute.funds_withdrawn",
+        "charge.dispute.funds_reinstated",
+    }
+)
 REQUEST_THREAD_TYPES = frozenset(
     {"refund.created", "refund.updated", "refund.failed", "charge.refund.updated"}
 )

@@ -15,7 +15,7 @@ from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import Any
 
-from bot.alert_rules import Rule, RuleSet
+from bot.alert_rules import CARD_TYPES, Rule, RuleSet
 from bot.blocks.alerts import ALERTED_EVENT_TYPES
 from bot.money import AmountError, parse_amount
 
@@ -154,6 +154,18 @@ def _rule(table: dict[str, Any], number: int, *, where: _Text, source: str) -> R
         raise fail(
             None,
             "the rule does nothing: give it mute = true, a channel or a mention",
+        )
+    if (
+        mute
+        and (channel or mention)
+        and not any(fnmatchcase(t, p) for t in CARD_TYPES for p in events)
+    ):
+        # Beside mute, they only place the dispute cards a mute cannot hide.
+        raise fail(
+            "channel" if channel else "mention",
+            "channel and mention do nothing beside mute = true for these events "
+            "(they apply only to dispute cards, which cannot be muted); drop "
+            "one or the other",
         )
     digest = hashlib.sha256(
         json.dumps(table, sort_keys=True, default=str).encode()

@@ -32,32 +32,33 @@ def conditions_in_words(rule: Rule) -> str:
     return ", ".join(parts)
 
 
-def actions_in_words(rule: Rule, *, slack: bool = False) -> str:
-    """What the rule does; in Slack the channel is a link and mentions are
-    shown as IDs (a list of rules should ping nobody)."""
+def _routing(rule: Rule, *, slack: bool) -> list[str]:
+    """Channel and mention in words; in Slack the channel is a link and the
+    mentions are IDs in code (a list of rules should ping nobody)."""
     parts = []
-    if rule.mute:
-        parts.append("not posted (stored and counted)")
     if rule.channel:
-        parts.append(
-            f"posted in <#{rule.channel}>" if slack else f"posted in {rule.channel}"
-        )
+        parts.append(f"in <#{rule.channel}>" if slack else f"in {rule.channel}")
     if rule.mention:
         who = ", ".join(f"`{m}`" if slack else m for m in rule.mention)
         parts.append(f"mentioning {who}")
-    return "; ".join(parts)
+    return parts
 
 
-def exceptions_in_words(rule: Rule) -> list[str]:
+def actions_in_words(rule: Rule, *, slack: bool = False) -> str:
+    """What the rule does to the alerts it takes."""
+    if rule.mute:
+        return "not posted (stored and counted)"
+    return "posted " + ", ".join(_routing(rule, slack=slack))
+
+
+def exceptions_in_words(rule: Rule, *, slack: bool = False) -> list[str]:
     """What a mute rule cannot mute among the types it names."""
     if not rule.mute:
         return []
     notes = []
     if any(rule.names(t) for t in CARD_TYPES):
-        notes.append(
-            "dispute cards cannot be muted (they are posted, with the rule's "
-            "channel and mention)"
-        )
+        posted = " ".join(["they are posted", *_routing(rule, slack=slack)])
+        notes.append(f"dispute cards cannot be muted ({posted})")
     if any(rule.names(t) for t in REQUEST_THREAD_TYPES):
         notes.append(
             "refund requests cannot be muted (their threads still get the "
@@ -73,7 +74,7 @@ def rule_in_words(rule: Rule, *, slack: bool = False) -> str:
         conditions = escape(conditions)
     line = f"Rule {rule.number} (line {rule.line}): {conditions} → "
     line += actions_in_words(rule, slack=slack)
-    notes = exceptions_in_words(rule)
+    notes = exceptions_in_words(rule, slack=slack)
     if notes:
         line += "; but " + ", and ".join(notes)
     return line

@@ -81,6 +81,11 @@ GOOD_HEAD = '[[rules]]\nevents = ["payout.failed"]\nchannel = "C0FINANCE"\n\n'
             "account must be a Connect account ID",
         ),
         ('[[rules]]\nevents = ["payout.paid"]\n', 1, "the rule does nothing"),
+        (
+            '[[rules]]\nevents = ["payout.*"]\nmute = true\nmention = ["S0X"]\n',
+            4,
+            "channel and mention do nothing beside mute = true",
+        ),
         ('[[rules]]\nevents = ["payout.paid"]\nmute = "yes"\n', 3, "true or false"),
         ('title = "mine"\n', 1, "unknown key 'title'"),
     ],
@@ -166,10 +171,9 @@ async def test_check_stops_on_a_bad_file_and_lists_good_rules_in_words(
     )
     assert (
         "Rule 3 (line 11): charge.dispute.* or refund.*, Connect account acct_1X "
-        "→ not posted (stored and counted); mentioning S0DISPUTES, U0LEAD; but "
-        "dispute cards cannot be muted (they are posted, with the rule's channel "
-        "and mention), and refund requests cannot be muted (their threads still "
-        "get the refund's updates)\n" in out
+        "→ not posted (stored and counted); but dispute cards cannot be muted "
+        "(they are posted mentioning S0DISPUTES, U0LEAD), and refund requests "
+        "cannot be muted (their threads still get the refund's updates)\n" in out
     ), out
 
 
