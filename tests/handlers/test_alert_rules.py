@@ -36,7 +36,7 @@ from tests.handlers.test_disputes import (
     seed_dispute,
 )
 from tests.handlers.test_refunds import approve, paid, request
-from tests.settle import settled
+from tests.settle import events_processed, settled
 from tests.support import charge, event, payment_intent, payout
 
 RULES = """\
@@ -301,3 +301,25 @@ async def test_a_card_found_by_reconcile_follows_the_rule_of_its_created_event(
     assert fake_slack.messages["CDISPUTEDESK"] == [card]
     assert card["text"].startswith("<!subteam^S0DISPUTES> ")
     assert fake_slack.messages.get("CDISPUTES", []) == []
+
+
+async def test_alerts_that_mention_someone_are_never_folded_into_a_digest(
+    client: Client, fake_slack: FakeSlack, deps: Deps
+) -> None:
+    # Slack down: the alerts wait in the outbox, more than a digest takes.
+    await fake_slack.go_down()
+    big = [usd_charge(250000) for _ in range(6)]
+    plain = [usd_charge(50000) for _ in range(6)]
+    for evt in big + plain:
+        await send(client, evt)
+    await events_processed(deps, len(big) + len(plain))
+    await fake_slack.come_back()
+    await settled(deps, fake_slack)
+
+    posted = fake_slack.messages["CBIGMONEY"]
+    assert len(posted) == len(big)
+    for message, evt in zip(posted, big, strict=True):
+        assert message["text"].startswith("<!subteam^S0FINANCE> <@U0ONCALL> ")
+        assert evt["data"]["object"]["id"] in text_of(message)
+    # The same storm without mentions is folded, as ever.
+    assert len(fake_slack.messages["CPAYMENTS"]) < len(plain)
