@@ -117,6 +117,8 @@ def _at(line: int | None) -> str:
 def _rule(table: dict[str, Any], number: int, *, where: _Text, source: str) -> Rule:
     def fail(key: str | None, problem: str) -> RulesError:
         line = where.key_line(number, key) if key else where.rule_line(number)
+        # Written as `rules = [{…}, …]`, not as [[rules]] tables: the list's line.
+        line = line or where.top_key_line("rules")
         return RulesError(f"{source}{_at(line)}: rule {number}: {problem}")
 
     for key in table:

@@ -182,3 +182,15 @@ async def test_without_rules_check_says_every_event_is_alerted(
 ) -> None:
     _, text = await report(sqlite_url, fake_slack, fake_stripe)
     assert "alert rules: none (ALERT_RULES unset)" in text
+
+
+def test_rules_written_as_an_inline_list_are_named_by_the_lists_line(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "rules.toml"
+    path.write_text('# mine\n\nrules = [{ events = ["payout.paid"], mute = 1 }]\n')
+    with pytest.raises(ConfigError) as caught:
+        settings_with(path)
+    assert f"ALERT_RULES: {path}, line 3: rule 1: mute must be true or false" in str(
+        caught.value
+    )
