@@ -9,10 +9,14 @@ from pydantic import (
     Field,
     SecretStr,
     ValidationError,
+    field_serializer,
     field_validator,
     model_validator,
 )
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from bot.alert_rules import RuleSet
+from bot.alert_rules.parse import RulesError, load_rules
 
 DEFAULT_SLACK_API_URL = "https://slack.com/api/"
 DEFAULT_STRIPE_API_BASE = "https://api.stripe.com"
@@ -100,6 +104,8 @@ class Settings(BaseSettings):
     NAG_INTERVAL_SECONDS: int = Field(default=900, ge=10)
     REFUND_APPROVAL_TTL_HOURS: int = Field(default=24, ge=1)
     PUBLIC_URL: str | None = None
+    # The environment gives a path; the settings hold the rules read from it.
+    ALERT_RULES: Annotated[RuleSet, NoDecode] = RuleSet()
     LOG_FORMAT: str = "text"
     LOG_LEVEL: str = "INFO"
 
@@ -185,6 +191,26 @@ class Settings(BaseSettings):
         if not v or any(h <= 0 for h in v):
             raise ValueError("needs at least one whole number of hours above 0")
         return sorted(set(v), reverse=True)
+
+    @field_validator("ALERT_RULES", mode="plain")
+    @classmethod
+    def _alert_rules(cls, v: object) -> RuleSet:
+        # Read once at start: a file that cannot be used stops start-up here,
+        # naming its line, not at the first event it would have routed.
+        if isinstance(v, RuleSet):
+            return v
+        if v is None or v == "":
+            return RuleSet()
+        if not isinstance(v, str):
+            raise ValueError("must be the path of a TOML file")
+        try:
+            return load_rules(v)
+        except RulesError as exc:
+            raise ValueError(str(exc)) from None
+
+    @field_serializer("ALERT_RULES")
+    def _alert_rules_path(self, v: RuleSet) -> str | None:
+        return v.source
 
     @field_validator("LOG_FORMAT")
     @classmethod

@@ -47,6 +47,10 @@ class StripeEvent(SQLModel, table=True):
     next_attempt_at: float = 0.0
     last_error: str | None = Field(default=None, sa_type=Text)
     processed_at: float | None = None
+    # The alert rule that took the event (Rule.key: its number and a digest
+    # of it, so an edited file does not count old events under a new rule);
+    # None when no rule did. Set with the processed mark.
+    alert_rule: str | None = Field(default=None, max_length=32)
     # Arrival order, assigned by the database at insert: an identity column
     # on PostgreSQL, a trigger on SQLite (migration 0003). The claim takes
     # due events oldest first in this order, which an index serves.

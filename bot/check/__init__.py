@@ -12,6 +12,7 @@ import asyncio
 import sys
 from typing import TextIO
 
+from bot.check.alert_rules import check_alert_rules
 from bot.check.database import check_database
 from bot.check.finding import Finding
 from bot.check.slack_app import REQUIRED_SCOPES, check_slack
@@ -24,6 +25,7 @@ __all__ = [
     "PROBES",
     "REQUIRED_SCOPES",
     "Finding",
+    "check_alert_rules",
     "check_database",
     "check_slack",
     "check_stripe",
@@ -33,7 +35,13 @@ __all__ = [
     "run_check",
 ]
 
-CHECKS = (check_database, check_slack, check_stripe, check_webhooks)
+CHECKS = (
+    check_database,
+    check_slack,
+    check_stripe,
+    check_webhooks,
+    check_alert_rules,
+)
 
 
 def print_report(findings: list[Finding], out: TextIO) -> None:

@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.blocks import disputes as blocks
+from bot.blocks.alert_rules import with_mention
 from bot.config import Settings
 from bot.evidence_fields import checklist
 from storage import audit, outbox
@@ -39,22 +40,26 @@ async def queue_card(
     key: str,
     now: float,
     event_id: str | None = None,
+    channel: str | None = None,
+    mention: tuple[str, ...] = (),
 ) -> Dispute | None:
     """Queue the dispute's card under `key` (as the alert of `event_id`, if
-    any), unless it has a card already; None then.
+    any), unless it has a card already; None then. `channel` and `mention`
+    come from an alert rule; the mention is on the card as posted (edits
+    redraw the card without it: the ping has been sent).
 
     The card is claimed on the row first (a conditional UPDATE), so an event
     and a reconcile that find the same new dispute, here or on another
     instance, post one card between them.
     """
-    channel = _channel(settings, row)
+    channel = channel or _channel(settings, row)
     if not await store.set_alert(
         session, dispute_id=row.id, key=key, channel=channel, event_id=event_id
     ):
         return None
     fresh = await store.get(session, dispute_id=row.id)
     assert fresh is not None
-    text, card = render_card(fresh, now=now, event_id=event_id)
+    text, card = with_mention(*render_card(fresh, now=now, event_id=event_id), mention)
     await outbox.enqueue(
         session, key=key, channel=channel, text=text, blocks=card, now=now
     )

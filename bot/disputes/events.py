@@ -23,9 +23,12 @@ async def on_event(
     *,
     alert_key: str,
     now: float,
+    channel: str | None = None,
+    mention: tuple[str, ...] = (),
 ) -> Applied:
     """Apply a dispute event; post the card as this event's alert when the bot
-    has no card for the dispute yet, else edit the card.
+    has no card for the dispute yet (in `channel`, if an alert rule names
+    one, with its `mention`), else edit the card.
 
     A `created` that comes after reconcile (or an earlier event) posted the
     card adds no second card.
@@ -38,7 +41,14 @@ async def on_event(
     if row.alert_key is None:
         # Built from the row, so a late `created` still shows the newest state.
         posted = await queue_card(
-            session, settings, row, key=alert_key, now=now, event_id=event_id
+            session,
+            settings,
+            row,
+            key=alert_key,
+            now=now,
+            event_id=event_id,
+            channel=channel,
+            mention=mention,
         )
         if posted is not None:
             return Applied(posted, applied.created, applied.changed)
@@ -63,8 +73,23 @@ async def on_snapshot(
     applied = await apply_object(session, obj, version=version, now=now)
     row = applied.row
     if applied.created and row.status not in CLOSED:
+        # The card stands for the `created` event we missed: the alert rule
+        # that event would have met gives its channel and mention.
+        rule = settings.ALERT_RULES.take(
+            {
+                "type": "charge.dispute.created",
+                "livemode": obj.get("livemode"),
+                "data": {"object": dict(obj)},
+            }
+        )
         posted = await queue_card(
-            session, settings, row, key=f"dispute:{row.id}", now=now
+            session,
+            settings,
+            row,
+            key=f"dispute:{row.id}",
+            now=now,
+            channel=rule.channel if rule else None,
+            mention=rule.mention if rule else (),
         )
         row = posted or row
     elif applied.changed:

@@ -98,10 +98,10 @@ def refuse_text(text: str) -> str | None:
 def register(app: AsyncApp, deps: Deps) -> None:
     """Register `/stripe`: ack at once, then the sub-command in a lazy listener."""
     # Each module adds its sub-commands, in the order `help` lists them.
-    from handlers.commands import customer, dispute, refund, webhooks
+    from handlers.commands import alerts, customer, dispute, refund, webhooks
 
     subcommands = Subcommands()
-    for module in (customer, refund, dispute, webhooks):
+    for module in (customer, refund, dispute, webhooks, alerts):
         module.register(subcommands)
 
     async def ack_stripe(ack: AsyncAck, command: dict[str, Any]) -> None:

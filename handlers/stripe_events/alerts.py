@@ -1,10 +1,13 @@
-"""The alert in the group's channel that each recommended event type gets."""
+"""The alert in the group's channel that each recommended event type gets,
+as the first alert rule that matches the event says (ALERT_RULES)."""
 
 from __future__ import annotations
 
+from bot.alert_rules import Rule
+from bot.blocks.alert_rules import with_mention
 from bot.blocks.alerts import build_alert
 from bot.event_router import EventContext
-from storage import outbox
+from storage import alert_counts, outbox
 
 
 def alert_key(event_id: str) -> str:
@@ -12,21 +15,47 @@ def alert_key(event_id: str) -> str:
     return f"alert:{event_id}"
 
 
+async def take_rule(ctx: EventContext) -> Rule | None:
+    """The first alert rule matching the event, noted on the stored event so
+    `/stripe alerts` can count it; None when no rule matches."""
+    rule = ctx.deps.settings.ALERT_RULES.take(ctx.event)
+    if rule is not None:
+        await alert_counts.record_rule(ctx.session, event_id=ctx.id, rule_key=rule.key)
+    return rule
+
+
 async def send_alert(ctx: EventContext, *, in_digest: bool = True) -> None:
-    """Queue the event's alert; at most one per event, however often it runs.
+    """Queue the event's alert as its rule says; at most one per event,
+    however often it runs.
 
     `in_digest=False` keeps it out of digests (an alert a feature module
     sends in place of its own card is always posted on its own).
     """
+    await queue_alert(ctx, await take_rule(ctx), in_digest=in_digest)
+
+
+async def queue_alert(
+    ctx: EventContext, rule: Rule | None, *, in_digest: bool = True
+) -> None:
+    """Queue the event's alert: not at all under a mute rule, else in the
+    rule's channel (or the group's) with the rule's mentions."""
     alert = build_alert(ctx.event, now=ctx.now)
-    if alert is None:
+    if alert is None or (rule is not None and rule.mute):
         return
+    text, blocks = alert.text, alert.blocks
+    channel = ctx.deps.settings.channel_for(alert.group)
+    if rule is not None:
+        channel = rule.channel or channel
+        text, blocks = with_mention(text, blocks, rule.mention)
+        # A digest line has no room for a ping: an alert that mentions
+        # someone is posted on its own.
+        in_digest = in_digest and not rule.mention
     await outbox.enqueue(
         ctx.session,
         key=alert_key(ctx.id),
-        channel=ctx.deps.settings.channel_for(alert.group),
-        text=alert.text,
-        blocks=alert.blocks,
+        channel=channel,
+        text=text,
+        blocks=blocks,
         digest_line=alert.summary if in_digest else None,
         now=ctx.now,
     )
