@@ -6,7 +6,7 @@ count, for the last 24 hours, what each rule took. A nullable column: a plain
 ALTER TABLE ADD COLUMN on both databases, no rewrite of the table.
 
 Revision ID: 0005_alert_rules
-Revises: 0003
+Revises: 0004_fraud_warning
 Create Date: 2026-11-29 15:30:00.000000
 """
 
@@ -29,8 +29,6 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    if op.get_bind().dialect.name == "sqlite":
-        with op.batch_alter_table("stripe_event") as batch_op:
-            batch_op.drop_column("alert_rule")
-    else:
-        op.drop_column("stripe_event", "alert_rule")
+    # A plain DROP COLUMN on both (SQLite has it since 3.35): a batch copy of
+    # the table would lose 0003's seq trigger.
+    op.drop_column("stripe_event", "alert_rule")
