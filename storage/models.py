@@ -254,3 +254,26 @@ class SyncState(SQLModel, table=True):
 
     name: str = Field(primary_key=True, max_length=64)
     finished_at: float
+
+
+class DailySummary(SQLModel, table=True):
+    """One row per local day summarized: the key makes the post happen once.
+
+    `claimed` rows carry a lease; one whose lease ran out is taken over.
+    `attempts` counts uploads begun: more than zero means an earlier one may
+    have reached Slack, so the channel is looked at before posting again.
+    """
+
+    __tablename__ = "daily_summary"
+
+    day: str = Field(primary_key=True, max_length=10)  # YYYY-MM-DD, local
+    status: str = Field(default="claimed", max_length=16)  # claimed | posted
+    claimed_by: str | None = Field(default=None, max_length=64)
+    claimed_until: float = 0.0
+    attempts: int = 0
+    first_attempt_at: float | None = None
+    channel: str | None = Field(default=None, max_length=64)
+    file_id: str | None = Field(default=None, max_length=64)
+    last_error: str | None = Field(default=None, sa_type=Text)
+    created_at: float
+    posted_at: float | None = None

@@ -7,13 +7,14 @@ from collections.abc import Awaitable, Callable
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from bot.deps import Deps
-from handlers.jobs import disputes, refunds
+from handlers.jobs import daily_summary, disputes, refunds
 
 
 def register(scheduler: AsyncIOScheduler, deps: Deps) -> None:
     """Add every periodic job to the scheduler."""
     refunds.register(scheduler, deps)
     disputes.register(scheduler, deps)
+    daily_summary.register(scheduler, deps)
 
 
 def startup_tasks() -> list[Callable[[Deps], Awaitable[None]]]:

@@ -1,0 +1,47 @@
+"""daily summary: one row per local day, claimed before the post
+
+Revision ID: 0007
+Revises: 0003
+Create Date: 2026-11-29 15:30:00.000000
+"""
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+import sqlmodel
+from alembic import op
+
+revision: str = "0007"
+down_revision: str | None = "0003"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    op.create_table(
+        "daily_summary",
+        sa.Column("day", sqlmodel.sql.sqltypes.AutoString(length=10), nullable=False),
+        sa.Column(
+            "status", sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False
+        ),
+        sa.Column(
+            "claimed_by", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=True
+        ),
+        sa.Column("claimed_until", sa.Float(), nullable=False),
+        sa.Column("attempts", sa.Integer(), nullable=False),
+        sa.Column("first_attempt_at", sa.Float(), nullable=True),
+        sa.Column(
+            "channel", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=True
+        ),
+        sa.Column(
+            "file_id", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=True
+        ),
+        sa.Column("last_error", sa.Text(), nullable=True),
+        sa.Column("created_at", sa.Float(), nullable=False),
+        sa.Column("posted_at", sa.Float(), nullable=True),
+        sa.PrimaryKeyConstraint("day"),
+    )
+
+
+def downgrade() -> None:
+    op.drop_table("daily_summary")
