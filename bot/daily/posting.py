@@ -67,9 +67,7 @@ async def post_once(deps: Deps, *, day: date, channel: str) -> bool:
         return False
     try:
         if claim.attempts:
-            found = await find_posted(
-                deps, channel=channel, day=day, since=claim.first_attempt_at
-            )
+            found = await find_posted(deps, channel=channel, day=day)
             if found is not None:
                 log.info("the summary of %s was already in Slack (%s)", key, found)
                 await _mark_posted(deps, day=day, file_id=found, channel=channel)
@@ -133,10 +131,9 @@ async def _mark_posted(
         )
 
 
-async def find_posted(
-    deps: Deps, *, channel: str, day: date, since: float | None
-) -> str | None:
-    """The file ID of `day`'s chart if the channel shows it since `since`.
+async def find_posted(deps: Deps, *, channel: str, day: date) -> str | None:
+    """The file ID of `day`'s chart if the channel's latest messages show it
+    (an earlier attempt is at most a lease and a retry wait ago).
 
     None when not found, or when the channel cannot be read (no *:history
     scope): then posting again is the only way not to lose the day.
@@ -147,7 +144,6 @@ async def find_posted(
         for _ in range(HISTORY_PAGES):
             resp = await deps.slack.conversations_history(
                 channel=channel,
-                oldest=str(max((since or 0.0) - 60.0, 0.0)),
                 limit=HISTORY_PAGE_SIZE,
                 cursor=cursor,
             )
