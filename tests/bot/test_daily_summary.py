@@ -122,7 +122,7 @@ async def test_two_instances_racing_post_once(
         await other.aclose()
 
     assert sorted(first) == [False, True]
-    assert again == [False, False]
+    assert list(again) == [False, False]
     assert len(fake_slack.messages[CHANNEL]) == 1
 
 
