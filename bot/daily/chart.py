@@ -43,7 +43,9 @@ def render_chart(series: list[ChartSeries], *, title: str) -> bytes:
             _panel(ax, one, FuncFormatter)
         axes[-1].set_xticks(range(len(series[0].days)))
         axes[-1].set_xticklabels([f"{d:%a}\n{d.day} {d:%b}" for d in series[0].days])
-        axes[0].legend(loc="upper left", frameon=False, ncols=2)
+        # Above the panels, clear of the bars.
+        handles, labels = axes[0].get_legend_handles_labels()
+        fig.legend(handles, labels, loc="upper right", frameon=False, ncols=2)
     # A fixed layout, not bbox_inches="tight": the file is exactly the size
     # the summary promises, whatever the labels.
     fig.subplots_adjust(left=0.08, right=0.98, top=0.9, bottom=0.12, hspace=0.35)
