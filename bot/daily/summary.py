@@ -27,7 +27,11 @@ class Summary:
 
     @property
     def title(self) -> str:
-        return f"Gross and refunds, {CHART_DAYS} days to {self.day:%d %b %Y}"
+        return chart_title(self.day)
+
+
+def chart_title(day: date) -> str:
+    return f"Gross and refunds, {CHART_DAYS} days to {day:%d %b %Y}"
 
 
 def summary_filename(day: date) -> str:
@@ -60,6 +64,6 @@ async def build_summary(deps: Deps, day: date) -> Summary:
         zone_name=deps.settings.TIMEZONE,
         first_event_at=first_event_at,
     )
-    summary = Summary(day=day, text=summary_text(report), chart=b"", report=report)
-    chart = await asyncio.to_thread(render_chart, report.series, title=summary.title)
-    return Summary(day=day, text=summary.text, chart=chart, report=report)
+    # Drawing is CPU work too (and the first one imports matplotlib).
+    chart = await asyncio.to_thread(render_chart, report.series, title=chart_title(day))
+    return Summary(day=day, text=summary_text(report), chart=chart, report=report)

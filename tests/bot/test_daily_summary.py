@@ -183,3 +183,13 @@ async def test_slack_down_leaves_the_day_to_the_next_try(
     clock.advance(RETRY_SECONDS)
     assert await post_if_due(deps)
     assert len(fake_slack.messages[CHANNEL]) == 1
+
+
+async def test_an_empty_fortnight_still_makes_a_chart_of_the_same_size(
+    deps: Deps,
+) -> None:
+    summary = await build_summary(deps, d.DAY)
+
+    assert png_size(summary.chart) == (1200, 675)
+    assert "No payments, refunds, disputes or payouts" in summary.text
+    assert "has not stored any Stripe event yet" in summary.text
