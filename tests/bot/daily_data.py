@@ -27,6 +27,11 @@ def at(day: int, hour: int, minute: int = 0) -> int:
     return int(moment.timestamp())
 
 
+def event_at(type_: str, obj: dict[str, Any], created: int) -> NewEvent:
+    """An event of `type_` about `obj`, created at `created`, as stored."""
+    return _event(type_, obj, created)
+
+
 def _event(type_: str, obj: dict[str, Any], created: int, **extra: Any) -> NewEvent:
     payload = s.event(type_, obj, created=created)
     payload.update(extra)

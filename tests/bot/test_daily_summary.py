@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import struct
+from datetime import date, datetime, time, timedelta
 from typing import Any
 
 import pytest
@@ -12,10 +14,13 @@ from bot.config import Settings
 from bot.daily.posting import LEASE_SECONDS, RETRY_SECONDS, post_if_due, send
 from bot.daily.summary import build_summary
 from bot.deps import Deps
+from bot.slack import make_slack_client
 from simulators.slack import FakeSlack
 from storage import daily_summaries
+from tests import support as s
 from tests.bot import daily_data as d
 from tests.conftest import ManualClock
+from tests.support import BOT_TOKEN
 
 CHANNEL = "CSUMMARY"
 # 09:00 on the 21st in Tokyo: the summary of the 20th is due.
@@ -193,3 +198,69 @@ async def test_an_empty_fortnight_still_makes_a_chart_of_the_same_size(
     assert png_size(summary.chart) == (1200, 675)
     assert "No payments, refunds, disputes or payouts" in summary.text
     assert "has not stored any Stripe event yet" in summary.text
+
+
+async def test_an_answer_lost_after_slack_shared_the_file_is_not_posted_again(
+    deps: Deps, fake_slack: FakeSlack, clock: ManualClock
+) -> None:
+    await seed(deps)
+    # Slack shares the file but its answer comes after the client gave up.
+    impatient = dataclasses.replace(
+        deps,
+        slack=make_slack_client(
+            token=BOT_TOKEN,
+            base_url=deps.settings.SLACK_API_URL,
+            metrics=deps.metrics,
+            timeout=1,
+        ),
+    )
+    fake_slack.answer_late("files.completeUploadExternal", seconds=3)
+
+    assert not await post_if_due(impatient)
+    assert len(fake_slack.messages[CHANNEL]) == 1
+
+    clock.advance(RETRY_SECONDS)
+    assert not await post_if_due(deps)  # found in the channel instead
+
+    [share] = fake_slack.messages[CHANNEL]
+    async with deps.sessions() as session:
+        row = await daily_summaries.get_day(session, day="2026-11-20")
+    assert row is not None
+    assert (row.status, row.file_id, row.attempts) == (
+        "posted",
+        share["files"][0]["id"],
+        1,
+    )
+
+
+@pytest.mark.parametrize(
+    ("settings_overrides", "local_day", "hours"),
+    [
+        # Berlin leaves summer time on 25 October 2026: a 25-hour day.
+        ({"TIMEZONE": "Europe/Berlin"}, date(2026, 10, 25), 25),
+        # New York starts it on 8 March 2026: a 23-hour day.
+        ({"TIMEZONE": "America/New_York"}, date(2026, 3, 8), 23),
+    ],
+)
+async def test_a_local_day_across_a_dst_change(
+    deps: Deps, local_day: date, hours: int
+) -> None:
+    zone = deps.settings.zone
+    start = datetime.combine(local_day, time(0), zone).timestamp()
+    end = datetime.combine(local_day + timedelta(days=1), time(0), zone).timestamp()
+    assert end - start == hours * 3600
+    inside = [int(start), int(end) - 60]  # the first and the last minute
+    outside = [int(start) - 60, int(end)]
+    events = [
+        d.event_at(
+            "payment_intent.succeeded",
+            s.payment_intent(amount=1000, amount_received=1000),
+            t,
+        )
+        for t in inside + outside
+    ]
+    await d.store(deps, events, received_at=start - 30 * 86400)
+
+    text = (await build_summary(deps, local_day)).text
+
+    assert "• Payments: 2 succeeded, 20.00 USD gross" in text
