@@ -67,6 +67,9 @@ class StripeEvent(SQLModel, table=True):
             sqlite_where=text("status = 'pending'"),
         ),
         Index("ix_stripe_event_seq", "seq", unique=True),
+        # The daily summary's 14 days, by Stripe's time, in reading order
+        # (migration 0007).
+        Index("ix_stripe_event_created", "created", "seq"),
     )
 
 

@@ -1,4 +1,10 @@
-"""daily summary: one row per local day, claimed before the post
+"""daily summary: one row per local day, claimed before the post; events by
+their `created` time
+
+The summary reads 14 days of events by Stripe's `created`; without an index
+that is a scan of every event ever stored, once a day, growing without end.
+ix_stripe_event_created (created, seq) serves the window in the order the
+summary reads it (no sort).
 
 Revision ID: 0007
 Revises: 0003
@@ -41,7 +47,11 @@ def upgrade() -> None:
         sa.Column("posted_at", sa.Float(), nullable=True),
         sa.PrimaryKeyConstraint("day"),
     )
+    op.create_index(
+        "ix_stripe_event_created", "stripe_event", ["created", "seq"], unique=False
+    )
 
 
 def downgrade() -> None:
+    op.drop_index("ix_stripe_event_created", table_name="stripe_event")
     op.drop_table("daily_summary")
