@@ -129,6 +129,8 @@ def main(argv: list[str] | None = None) -> None:
         "./daily-summary-YYYY-MM-DD.png)",
     )
     args = parser.parse_args(argv)
+    if args.command != "summary" and (args.date or args.print_only or args.chart):
+        parser.error("--date, --print and --chart go with the summary command")
     settings = _settings_or_exit()
     configure_logging(fmt=settings.LOG_FORMAT, level=settings.LOG_LEVEL)
     if args.command == "migrate":

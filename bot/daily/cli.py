@@ -15,7 +15,7 @@ from bot.daily.report import local_date
 from bot.daily.summary import build_summary, summary_filename
 from bot.deps import Deps
 from storage.engine import is_sqlite
-from storage.migrate import upgrade
+from storage.migrate import current_revision, head_revision, upgrade
 
 
 def _write(path: Path, content: bytes) -> Path:
@@ -49,6 +49,13 @@ async def run_summary(
         if is_sqlite(deps.engine):
             # The embedded default keeps itself current, as the server does.
             await upgrade(deps.engine)
+        elif (current := await current_revision(deps.engine)) != head_revision():
+            print(
+                f"the database schema is at {current or 'nothing'}, the code needs "
+                f"{head_revision()}: run `python -m bot migrate` first",
+                file=sys.stderr,
+            )
+            return 2
         if print_only:
             summary = await build_summary(deps, which)
             path = await asyncio.to_thread(

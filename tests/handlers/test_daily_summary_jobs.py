@@ -195,3 +195,11 @@ def test_importing_the_server_does_not_import_matplotlib() -> None:
         check=True,
     )
     assert out.stdout.strip() == "False"
+
+
+@pytest.mark.slow
+async def test_cli_refuses_a_malformed_date(settings: Settings, tmp_path: Path) -> None:
+    code, _out, err = await _run(_env(settings), tmp_path, "--date", "20/11/2026")
+
+    assert code == 2
+    assert "--date 20/11/2026: not a date; write it as YYYY-MM-DD" in err
