@@ -1,4 +1,5 @@
-"""`python -m bot` serves; `python -m bot check` reports; `… migrate` migrates.
+"""`python -m bot` serves; `python -m bot check` reports; `… migrate` migrates;
+`… summary` posts (or prints) the daily summary now.
 
 The only place that reads the environment.
 """
@@ -87,6 +88,16 @@ def check(settings: Settings) -> int:
     return asyncio.run(run_check(settings))
 
 
+def summary(
+    settings: Settings, *, day: str | None, print_only: bool, chart: str | None
+) -> int:
+    from bot.daily.cli import run_summary
+
+    return asyncio.run(
+        run_summary(settings, day=day, print_only=print_only, chart_path=chart)
+    )
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(
         prog="python -m bot", description="stripe-ops: Stripe support work in Slack."
@@ -95,16 +106,44 @@ def main(argv: list[str] | None = None) -> None:
         "command",
         nargs="?",
         default="serve",
-        choices=["serve", "check", "migrate"],
+        choices=["serve", "check", "migrate", "summary"],
         help="serve (default): run the server; check: report on the "
         "configuration and connections; migrate: bring the database schema up "
-        "to date",
+        "to date; summary: the daily summary now",
+    )
+    parser.add_argument(
+        "--date",
+        metavar="YYYY-MM-DD",
+        help="summary: the local day to summarize (default: yesterday in TIMEZONE)",
+    )
+    parser.add_argument(
+        "--print",
+        dest="print_only",
+        action="store_true",
+        help="summary: print the text and write the chart file instead of posting",
+    )
+    parser.add_argument(
+        "--chart",
+        metavar="PATH",
+        help="summary --print: where to write the chart (default: "
+        "./daily-summary-YYYY-MM-DD.png)",
     )
     args = parser.parse_args(argv)
+    if args.command != "summary" and (args.date or args.print_only or args.chart):
+        parser.error("--date, --print and --chart go with the summary command")
     settings = _settings_or_exit()
     configure_logging(fmt=settings.LOG_FORMAT, level=settings.LOG_LEVEL)
     if args.command == "migrate":
         migrate(settings)
+    elif args.command == "summary":
+        raise SystemExit(
+            summary(
+                settings,
+                day=args.date,
+                print_only=args.print_only,
+                chart=args.chart,
+            )
+        )
     elif args.command == "check":
         raise SystemExit(check(settings))
     else:

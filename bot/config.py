@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import re
+from datetime import time
 from typing import Annotated, Any
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
     Field,
@@ -28,7 +31,9 @@ CHANNEL_SETTINGS = (
     "PAYOUTS_CHANNEL",
     "DISPUTES_CHANNEL",
     "APPROVALS_CHANNEL",
+    "DAILY_SUMMARY_CHANNEL",
 )
+_HH_MM = re.compile(r"([01][0-9]|2[0-3]):([0-5][0-9])")
 
 # What to do about each setting when it is missing or malformed: shown to the
 # operator beside pydantic's own words, so the fix is on the same line.
@@ -51,6 +56,8 @@ HOW_TO_FIX: dict[str, str] = {
     "SUPPORT_USER_IDS": "comma-separated Slack user IDs (U…)",
     "DISPUTE_NAG_HOURS": "comma-separated whole hours before the evidence "
     "deadline, e.g. 168,72,24,6",
+    "DAILY_SUMMARY_AT": "a 24-hour local time, HH:MM, e.g. 09:00",
+    "TIMEZONE": "an IANA time zone name such as Europe/Paris or UTC",
 }
 
 
@@ -106,6 +113,9 @@ class Settings(BaseSettings):
     PUBLIC_URL: str | None = None
     # The environment gives a path; the settings hold the rules read from it.
     ALERT_RULES: Annotated[RuleSet, NoDecode] = RuleSet()
+    DAILY_SUMMARY_CHANNEL: str | None = None
+    DAILY_SUMMARY_AT: str = "09:00"
+    TIMEZONE: str = "UTC"
     LOG_FORMAT: str = "text"
     LOG_LEVEL: str = "INFO"
 
@@ -212,6 +222,22 @@ class Settings(BaseSettings):
     def _alert_rules_path(self, v: RuleSet) -> str | None:
         return v.source
 
+    @field_validator("DAILY_SUMMARY_AT")
+    @classmethod
+    def _summary_at(cls, v: str) -> str:
+        if not _HH_MM.fullmatch(v.strip()):
+            raise ValueError("must be a 24-hour time HH:MM, such as 09:00")
+        return v.strip()
+
+    @field_validator("TIMEZONE")
+    @classmethod
+    def _timezone(cls, v: str) -> str:
+        try:
+            ZoneInfo(v.strip())
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError("is not a time zone this machine knows") from None
+        return v.strip()
+
     @field_validator("LOG_FORMAT")
     @classmethod
     def _log_format(cls, v: str) -> str:
@@ -255,6 +281,16 @@ class Settings(BaseSettings):
     @property
     def stripe_live(self) -> bool:
         return "_live_" in self.STRIPE_API_KEY.get_secret_value()
+
+    @property
+    def zone(self) -> ZoneInfo:
+        """TIMEZONE as a zone (validated at load, so it exists)."""
+        return ZoneInfo(self.TIMEZONE)
+
+    @property
+    def daily_summary_time(self) -> time:
+        hours, minutes = self.DAILY_SUMMARY_AT.split(":")
+        return time(int(hours), int(minutes))
 
     @property
     def approvals_channel(self) -> str:

@@ -71,6 +71,9 @@ class StripeEvent(SQLModel, table=True):
             sqlite_where=text("status = 'pending'"),
         ),
         Index("ix_stripe_event_seq", "seq", unique=True),
+        # The daily summary's 14 days, by Stripe's time, in reading order
+        # (migration 0007).
+        Index("ix_stripe_event_created", "created", "seq"),
     )
 
 
@@ -287,3 +290,25 @@ class FraudWarning(SQLModel, table=True):
     updated_at: float
 
     __table_args__ = (Index("ix_fraud_warning_state", "state", "updated_at"),)
+
+class DailySummary(SQLModel, table=True):
+    """One row per local day summarized: the key makes the post happen once.
+
+    `claimed` rows carry a lease; one whose lease ran out is taken over.
+    `attempts` counts uploads begun: more than zero means an earlier one may
+    have reached Slack, so the channel is looked at before posting again.
+    """
+
+    __tablename__ = "daily_summary"
+
+    day: str = Field(primary_key=True, max_length=10)  # YYYY-MM-DD, local
+    status: str = Field(default="claimed", max_length=16)  # claimed | posted
+    claimed_by: str | None = Field(default=None, max_length=64)
+    claimed_until: float = 0.0
+    attempts: int = 0
+    first_attempt_at: float | None = None
+    channel: str | None = Field(default=None, max_length=64)
+    file_id: str | None = Field(default=None, max_length=64)
+    last_error: str | None = Field(default=None, sa_type=Text)
+    created_at: float
+    posted_at: float | None = None

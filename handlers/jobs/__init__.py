@@ -7,7 +7,7 @@ from collections.abc import Awaitable, Callable
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from bot.deps import Deps
-from handlers.jobs import disputes, fraud_warnings, refunds
+from handlers.jobs import daily_summary, disputes, fraud_warnings, refunds
 
 
 def register(scheduler: AsyncIOScheduler, deps: Deps) -> None:
@@ -15,6 +15,7 @@ def register(scheduler: AsyncIOScheduler, deps: Deps) -> None:
     refunds.register(scheduler, deps)
     disputes.register(scheduler, deps)
     fraud_warnings.register(scheduler, deps)
+    daily_summary.register(scheduler, deps)
 
 
 def startup_tasks() -> list[Callable[[Deps], Awaitable[None]]]:

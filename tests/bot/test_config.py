@@ -119,3 +119,44 @@ def test_database_urls_heroku_style_included(
     url = async_url(given)
     assert url.drivername == driver
     assert dict(url.query) == query
+
+
+def test_daily_summary_defaults_off_at_nine_utc() -> None:
+    settings = load(**GOOD)
+    assert settings.DAILY_SUMMARY_CHANNEL is None
+    assert (settings.daily_summary_time.hour, settings.daily_summary_time.minute) == (
+        9,
+        0,
+    )
+    assert settings.zone.key == "UTC"
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "words"),
+    [
+        ("DAILY_SUMMARY_AT", "9am", "HH:MM"),
+        ("DAILY_SUMMARY_AT", "24:00", "HH:MM"),
+        ("DAILY_SUMMARY_AT", "09:60", "HH:MM"),
+        ("TIMEZONE", "Mars/Olympus_Mons", "time zone"),
+        ("TIMEZONE", "../etc/passwd", "time zone"),
+        ("DAILY_SUMMARY_CHANNEL", "#summary", "channel ID"),
+    ],
+)
+def test_daily_summary_settings_are_checked(name: str, value: str, words: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        load(**GOOD, **{name: value})
+    report = str(info.value)
+    assert f"{name}: " in report
+    assert words in report
+    assert value not in report
+
+
+def test_a_summary_time_in_a_zone() -> None:
+    settings = load(
+        **GOOD,
+        DAILY_SUMMARY_CHANNEL="C0SUMMARY",
+        DAILY_SUMMARY_AT="18:30",
+        TIMEZONE="America/New_York",
+    )
+    assert str(settings.daily_summary_time) == "18:30:00"
+    assert settings.zone.key == "America/New_York"
