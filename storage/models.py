@@ -291,6 +291,7 @@ class FraudWarning(SQLModel, table=True):
 
     __table_args__ = (Index("ix_fraud_warning_state", "state", "updated_at"),)
 
+
 class DailySummary(SQLModel, table=True):
     """One row per local day summarized: the key makes the post happen once.
 
