@@ -6,7 +6,7 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import ColumnElement, and_, case, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -20,7 +20,8 @@ class Version:
     """Where a dispute object comes from: (event.created, event.id).
 
     A snapshot read from the API "now" is (now, ""): it beats every event
-    created before it, and loses a tie to an event of the same second.
+    created before it. Within one second the dispute further along wins
+    (`_further_along`); at the same point, the greater event ID.
     """
 
     created: int
@@ -30,6 +31,43 @@ class Version:
 # Columns an object without an expanded charge says nothing about: an update
 # leaves them as they are instead of clearing them.
 _KEEP_WHEN_NONE = ("customer_id", "customer_name", "customer_email")
+
+
+# How far a dispute has come. It only moves forward (open, under review,
+# closed) and its submission count only grows, so between two objects stamped
+# with the same second the one further along is the newer; the event ID, random,
+# decides only between objects at the same point.
+STAGES: dict[str, int] = {
+    "warning_needs_response": 0,
+    "needs_response": 0,
+    "warning_under_review": 1,
+    "under_review": 1,
+    "warning_closed": 2,
+    "won": 2,
+    "lost": 2,
+    "charge_refunded": 2,
+    "prevented": 2,
+}
+stored_stage = case(STAGES, value=col(Dispute.status), else_=0)
+
+
+def _further_along(values: dict[str, Any], version: Version) -> ColumnElement[bool]:
+    """The stored row is behind the incoming object of the same second."""
+    stage = STAGES.get(str(values.get("status")), 0)
+    submitted = int(values.get("submission_count") or 0)
+    return or_(
+        stored_stage < stage,
+        and_(
+            stored_stage == stage,
+            or_(
+                col(Dispute.submission_count) < submitted,
+                and_(
+                    col(Dispute.submission_count) == submitted,
+                    col(Dispute.version_event) < version.event_id,
+                ),
+            ),
+        ),
+    )
 
 
 async def upsert(
@@ -59,7 +97,7 @@ async def upsert(
                 col(Dispute.version_created) < version.created,
                 and_(
                     col(Dispute.version_created) == version.created,
-                    col(Dispute.version_event) < version.event_id,
+                    _further_along(values, version),
                 ),
             ),
         )

@@ -435,6 +435,38 @@ async def test_reconcile_repairs_missed_events_and_finds_unseen_disputes(
     assert _card_posts(fake_slack, old_closed["id"]) == []
 
 
+@pytest.mark.parametrize(
+    "closed_first", [True, False], ids=["closed-first", "closed-last"]
+)
+async def test_two_events_in_one_second_keep_the_dispute_closed(
+    client: Client,
+    fake_stripe: FakeStripe,
+    fake_slack: FakeSlack,
+    deps: Deps,
+    closed_first: bool,
+) -> None:
+    # Stripe stamps events to the second: an `updated` and the `closed` that
+    # followed it can share one, and their IDs are random. The later state of
+    # the dispute (closed, after review) wins whatever the IDs say.
+    dispute, _ = await open_dispute(client, fake_stripe, fake_slack)
+    t = int(time.time()) + 5
+    reviewing = copy.deepcopy(dispute)
+    reviewing["status"] = "under_review"
+    reviewing["evidence_details"]["submission_count"] = 1
+    lost = copy.deepcopy(reviewing)
+    lost["status"] = "lost"
+    # IDs chosen so that the older state's is the greater, as chance may have it.
+    updated = event("charge.dispute.updated", reviewing, id="evt_zzzz", created=t)
+    closed = event("charge.dispute.closed", lost, id="evt_0000", created=t)
+
+    for evt in (closed, updated) if closed_first else (updated, closed):
+        await deliver(client, evt)
+    await events_processed(deps, 3)
+
+    row = await dispute_row(deps, dispute["id"])
+    assert (row.status, row.version_event) == ("lost", closed["id"])
+
+
 async def test_reconcile_snapshot_loses_to_a_newer_event_only(
     client: Client, fake_stripe: FakeStripe, fake_slack: FakeSlack, deps: Deps
 ) -> None:
