@@ -1,4 +1,5 @@
-"""`python -m bot` serves; `python -m bot check` reports; `… migrate` migrates.
+"""`python -m bot` serves; `python -m bot check` reports; `… migrate` migrates;
+`… sandbox` runs the bot against a local Slack and Stripe in the browser.
 
 The only place that reads the environment.
 """
@@ -95,12 +96,23 @@ def main(argv: list[str] | None = None) -> None:
         "command",
         nargs="?",
         default="serve",
-        choices=["serve", "check", "migrate"],
+        choices=["serve", "check", "migrate", "sandbox"],
         help="serve (default): run the server; check: report on the "
         "configuration and connections; migrate: bring the database schema up "
-        "to date",
+        "to date; sandbox: the bot against a local Slack and Stripe, in the "
+        "browser, no accounts needed",
+    )
+    parser.add_argument(
+        "--port", type=int, default=3000, help="sandbox: the page's port"
     )
     args = parser.parse_args(argv)
+    if args.command == "sandbox":
+        # Needs no settings: it makes its own, pointing at its simulators.
+        from bot.sandbox import run
+
+        configure_logging(fmt="text", level="WARNING")
+        run(port=args.port)
+        return
     settings = _settings_or_exit()
     configure_logging(fmt=settings.LOG_FORMAT, level=settings.LOG_LEVEL)
     if args.command == "migrate":
