@@ -103,6 +103,8 @@ class Workspace:
         self.version = 0
         self._changed = asyncio.Event()
         self._triggers: dict[str, str] = {}  # trigger_id -> user
+        # The fake's message ts are a counter; when each was posted, to show.
+        self._posted_at: dict[tuple[str, str], float] = {}
         self._origins: dict[str, _Origin] = {}  # response_url -> origin
         self._ids = itertools.count(1)
         self._http: aiohttp.ClientSession | None = None
@@ -157,7 +159,14 @@ class Workspace:
         conversations: dict[str, list[Json]] = {}
         for key, messages in self.slack.messages.items():
             shown = conversations.setdefault(self.conversation_of(key), [])
-            shown += [{k: v for k, v in m.items() if v is not None} for m in messages]
+            shown += [
+                {
+                    **{k: v for k, v in m.items() if v is not None},
+                    "channel": key,
+                    "posted_at": self._posted_at.get((key, m["ts"])),
+                }
+                for m in messages
+            ]
         for shown in conversations.values():
             shown.sort(key=lambda m: float(m["ts"]))
         modals = {
@@ -204,6 +213,8 @@ class Workspace:
                 self.errors.pop(str(view.get("id")), None)
             elif call.method == "views.publish":
                 self.home[str(args.get("user_id"))] = view["id"]
+            elif call.method == "chat.postMessage":
+                self._posted_at[(str(body["channel"]), str(body["ts"]))] = time.time()
             elif call.method == "chat.postEphemeral":
                 self._add_ephemeral(
                     user=str(args.get("user")),
