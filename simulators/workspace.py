@@ -101,6 +101,7 @@ class Workspace:
         self.errors: dict[str, dict[str, str]] = {}  # view id -> block -> error
         self.home: dict[str, str] = {}  # user -> App Home view id
         self.version = 0
+        self.closed = False  # set when the server stops: change feeds end
         self._changed = asyncio.Event()
         self._triggers: dict[str, str] = {}  # trigger_id -> user
         # The fake's message ts are a counter; when each was posted, to show.

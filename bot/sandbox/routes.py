@@ -46,6 +46,13 @@ def add_routes(app: web.Application, workspace: Workspace, panel: StripePanel) -
     app.router.add_post("/sandbox/api/home", _json(home))
     app.router.add_post("/sandbox/api/upload", upload)
     app.router.add_post("/sandbox/api/stripe/{action}", _json(stripe_action))
+    app.on_shutdown.append(_end_streams)
+
+
+async def _end_streams(app: web.Application) -> None:
+    """Open pages' event streams end at once, so Ctrl-C does not wait on them."""
+    app[WORKSPACE].closed = True
+    app[WORKSPACE].changed()
 
 
 async def index(request: web.Request) -> web.FileResponse:
@@ -75,7 +82,7 @@ async def events(request: web.Request) -> web.StreamResponse:
     await response.prepare(request)
     seen = -1
     try:
-        while True:
+        while not workspace.closed:
             version = await workspace.wait_changed(seen, SSE_KEEPALIVE)
             if version == seen:
                 await response.write(b": keepalive\n\n")
@@ -84,8 +91,8 @@ async def events(request: web.Request) -> web.StreamResponse:
             data = json.dumps(_snapshot(request), separators=(",", ":"))
             await response.write(f"event: state\ndata: {data}\n\n".encode())
             await asyncio.sleep(SSE_INTERVAL)
-    except (ConnectionResetError, asyncio.CancelledError):
-        pass
+    except ConnectionResetError:
+        pass  # the page was closed
     return response
 
 

@@ -182,3 +182,50 @@ async def test_a_storm_of_500_events_ends_as_digests_naming_every_one(
     assert posts < 100, f"{posts} messages for 500 events: no digests"
     await expect(messages).to_contain_text("Stripe events")
     await screenshots.take(page, "storm")
+
+
+async def test_mrkdwn_renders_as_slack_shows_it_and_escapes_stay_text(
+    page: Page,
+) -> None:
+    async def render(text: str) -> dict[str, str]:
+        result: dict[str, str] = await page.evaluate(
+            """(text) => {
+                const box = document.createElement("div");
+                box.innerHTML = Blocks.mrkdwn(text);
+                const link = box.querySelector("a");
+                return {
+                    text: box.innerText,
+                    mentions: String(box.querySelectorAll(".mention").length),
+                    tags: [...box.querySelectorAll("*")].map((e) => e.tagName).join(),
+                    href: link ? link.getAttribute("href") : "",
+                };
+            }""",
+            text,
+        )
+        return result
+
+    # What the bot escaped (a customer named <!channel>) pings nobody.
+    named = await render("Customer &lt;!channel&gt; &amp; co")
+    assert named["text"] == "Customer <!channel> & co"
+    assert named["mentions"] == "0"
+    # Markup that was never escaped still cannot become HTML.
+    raw = await render("<img src=x onerror=alert(1)>")
+    assert "IMG" not in raw["tags"]
+
+    link = await render(
+        "<https://dashboard.stripe.com/test/payments/pi_1|pi_1 &amp; b>"
+    )
+    assert link["text"] == "pi_1 & b"
+    assert link["href"] == "https://dashboard.stripe.com/test/payments/pi_1"
+
+    people = await render("<@U_MANAGER> in <#CAPPROVALS> <!here>")
+    assert people["text"] == "@Morgan Manager in #approvals @here"
+    assert people["mentions"] == "3"
+
+    # 2023-11-15 12:00 UTC: the same day in every time zone a browser has.
+    date = await render("due <!date^1700049600^{date_num}|15 Nov 2023>")
+    assert date["text"] == "due 2023-11-15"
+
+    styled = await render("*bold* _it_ ~gone~ `code` :white_check_mark:")
+    assert styled["tags"] == "B,I,S,CODE"
+    assert styled["text"] == "bold it gone code ✅"
