@@ -60,6 +60,11 @@ async def test_refund_asked_by_the_agent_approved_by_a_manager(
 
     await as_person(page, "U_MANAGER")
     await expect(page.locator("#messages article.ephemeral")).to_have_count(0)
+    # The manager's App Home lists it too.
+    await page.locator("#app-list a").click()
+    home = page.locator("#messages .home")
+    await expect(home).to_contain_text("2.500 KWD", timeout=WAIT)
+    await expect(home.get_by_role("button", name="Approve")).to_have_count(1)
     await open_channel(page, "approvals")
     request = page.locator("#messages article.msg", has_text="Refund request #1")
     await expect(request).to_contain_text("2.500 KWD of 12.500 KWD", timeout=WAIT)
@@ -85,6 +90,13 @@ async def test_refund_asked_by_the_agent_approved_by_a_manager(
     await expect(thread).to_contain_text("is now", timeout=WAIT)
     await expect(thread).to_contain_text(refund_id)
     await screenshots.take(page, "refund-thread")
+
+    # The agent hears of it in their DM with the bot.
+    await as_person(page, "U_AGENT")
+    await page.locator("#dm-list a").click()
+    await expect(page.locator("#messages")).to_contain_text(
+        "refund request #1", timeout=WAIT
+    )
 
     refunds = [e for e in sandbox.panel.sent if e["type"].startswith("refund.")]
     assert [e["type"] for e in refunds] == ["refund.created", "refund.updated"]
