@@ -447,16 +447,28 @@ class Workspace:
                 **self.slack.views[view_id],
                 **answer["view"],
                 "id": view_id,
+                "hash": self._hash(),
             }
         elif action == "push":
             pushed = f"V0SBX{next(self._ids):05d}"
-            self.slack.views[pushed] = {**answer["view"], "id": pushed}
+            self.slack.views[pushed] = {
+                **answer["view"],
+                "id": pushed,
+                "hash": self._hash(),
+                "root_view_id": stack[0] if stack else pushed,
+                "previous_view_id": stack[-1] if stack else None,
+            }
             stack.append(pushed)
         elif action == "clear":
             stack.clear()
         elif view_id in stack:
             # An empty answer closes the view that was submitted.
             del stack[stack.index(view_id) :]
+
+    def _hash(self) -> str:
+        # A new hash for each version of a view, as Slack gives (the page
+        # redraws a modal when its hash changes).
+        return f"{int(time.time())}.sbx{next(self._ids)}"
 
     async def close(self, *, user: str, view_id: str) -> None:
         """``user`` closes the modal (Cancel, or the X)."""

@@ -73,7 +73,12 @@ def make_bolt(client: AsyncWebClient, seen: list[dict[str, Any]]) -> AsyncApp:
     async def note(ack: AsyncAck, body: dict[str, Any], view: dict[str, Any]) -> None:
         seen.append(body)
         value = view["state"]["values"]["note"]["note"]["value"] or ""
-        if len(value) < 3:
+        if value == "update":
+            saved = {**MODAL, "title": {"type": "plain_text", "text": "Saved"}}
+            await ack(response_action="update", view=saved)
+        elif value == "push":
+            await ack(response_action="push", view=MODAL)
+        elif len(value) < 3:
             await ack(response_action="errors", errors={"note": "Too short"})
         else:
             await ack()
@@ -249,3 +254,31 @@ async def test_each_change_moves_the_version_the_page_waits_on(
     client = AsyncWebClient(token=fake.bot_token, base_url=fake.url)
     await client.chat_postMessage(channel="CALERTS", text="hello")
     assert await workspace.wait_changed(before, timeout=1) > before
+
+
+async def test_update_and_push_answers_change_the_modal_as_slack_does(
+    workspace: Workspace, seen: list[dict[str, Any]]
+) -> None:
+    await workspace.command(user="U_MANAGER2", channel="CSUPPORT", text="modal")
+    [view] = workspace.snapshot()["modals"]["U_MANAGER2"]
+
+    def typed(value: str) -> dict[str, Any]:
+        return {"note": {"note": {"type": "plain_text_input", "value": value}}}
+
+    await workspace.submit(
+        user="U_MANAGER2", view_id=view["id"], values=typed("update")
+    )
+    [updated] = workspace.snapshot()["modals"]["U_MANAGER2"]
+    assert updated["id"] == view["id"]
+    assert updated["title"]["text"] == "Saved"
+    assert updated["hash"] != view["hash"]
+
+    await workspace.submit(user="U_MANAGER2", view_id=view["id"], values=typed("push"))
+    stack = workspace.snapshot()["modals"]["U_MANAGER2"]
+    assert [v["previous_view_id"] for v in stack] == [None, view["id"]]
+    # Submitting the pushed view closes it and shows the one below.
+    await workspace.submit(
+        user="U_MANAGER2", view_id=stack[1]["id"], values=typed("ok!")
+    )
+    [below] = workspace.snapshot()["modals"]["U_MANAGER2"]
+    assert below["id"] == view["id"]
