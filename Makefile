@@ -1,12 +1,17 @@
-# The two commands of the README's quick start: `make run` and `make test`.
-# Each sets up what it needs first (a virtualenv in .venv; for tests also the
-# npm test tools), so both work on a fresh clone.
+# The commands of the README's quick start: `make run`, `make demo` and
+# `make test`. Each sets up what it needs first (a virtualenv in .venv; for
+# tests also the npm test tools and Debian's Chromium for the browser tests),
+# so each works on a fresh clone.
 
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test lint typecheck pytest bench clean
+.PHONY: run demo test lint typecheck pytest bench browser clean
+
+CHROMIUM := /usr/bin/chromium
+# apt-get needs root; sudo when we are not.
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -21,7 +26,19 @@ node_modules/.installed: package.json package-lock.json
 run: $(BIN)/.installed
 	$(BIN)/python -m bot
 
-test: $(BIN)/.installed node_modules/.installed lint typecheck pytest
+# The real bot against a local Slack and Stripe in the browser: no accounts.
+demo: $(BIN)/.installed
+	$(BIN)/python -m bot sandbox
+
+# Debian's Chromium for the browser tests (Playwright drives it; it downloads
+# no browser of its own). The emoji font makes Slack's emoji show.
+browser: $(CHROMIUM)
+
+$(CHROMIUM):
+	$(SUDO) apt-get update -q
+	$(SUDO) apt-get install -y -q chromium fonts-noto-color-emoji
+
+test: $(BIN)/.installed node_modules/.installed browser lint typecheck pytest
 
 lint: $(BIN)/.installed
 	$(BIN)/ruff check .
@@ -30,7 +47,7 @@ lint: $(BIN)/.installed
 typecheck: $(BIN)/.installed
 	$(BIN)/mypy .
 
-pytest: $(BIN)/.installed node_modules/.installed
+pytest: $(BIN)/.installed node_modules/.installed browser
 	$(BIN)/python -m pytest
 
 bench: $(BIN)/.installed

@@ -1,5 +1,6 @@
 """`python -m bot` serves; `python -m bot check` reports; `… migrate` migrates;
 `… summary` posts (or prints) the daily summary now.
+`… sandbox` runs the bot against a local Slack and Stripe in the browser.
 
 The only place that reads the environment.
 """
@@ -106,10 +107,11 @@ def main(argv: list[str] | None = None) -> None:
         "command",
         nargs="?",
         default="serve",
-        choices=["serve", "check", "migrate", "summary"],
+        choices=["serve", "check", "migrate", "summary", "sandbox"],
         help="serve (default): run the server; check: report on the "
         "configuration and connections; migrate: bring the database schema up "
-        "to date; summary: the daily summary now",
+        "to date; summary: the daily summary now; sandbox: the bot against a "
+        "local Slack and Stripe, in the browser, no accounts needed",
     )
     parser.add_argument(
         "--date",
@@ -128,9 +130,19 @@ def main(argv: list[str] | None = None) -> None:
         help="summary --print: where to write the chart (default: "
         "./daily-summary-YYYY-MM-DD.png)",
     )
+    parser.add_argument(
+        "--port", type=int, default=3000, help="sandbox: the page's port"
+    )
     args = parser.parse_args(argv)
     if args.command != "summary" and (args.date or args.print_only or args.chart):
         parser.error("--date, --print and --chart go with the summary command")
+    if args.command == "sandbox":
+        # Needs no settings: it makes its own, pointing at its simulators.
+        from bot.sandbox import run
+
+        configure_logging(fmt="text", level="WARNING")
+        run(port=args.port)
+        return
     settings = _settings_or_exit()
     configure_logging(fmt=settings.LOG_FORMAT, level=settings.LOG_LEVEL)
     if args.command == "migrate":

@@ -263,6 +263,10 @@ class FakeSlack:
         self._changed = asyncio.Event()
         self._sockets: set[web.WebSocketResponse] = set()
         self._runner: web.AppRunner | None = None
+        # Called with each answered call, and with each response_url post: the
+        # sandbox's workspace keeps what Slack shows (ephemerals, modals) by them.
+        self.call_watchers: list[Callable[[SlackCall], None]] = []
+        self.response_watchers: list[Callable[[str, Json], None]] = []
         self._handlers: dict[str, Callable[[SlackCall], Json]] = {
             "auth.test": self._auth_test,
             "chat.postMessage": self._chat_post_message,
@@ -495,6 +499,10 @@ class FakeSlack:
         for ws in list(self._sockets):
             await ws.send_json(envelope)
 
+    def dm_user(self, channel: str) -> str | None:
+        """The user a DM channel (D…) from conversations.open is with."""
+        return self._dm_channels.get(channel)
+
     def reset(self) -> None:
         """Forget recorded calls and response posts (state such as messages stays)."""
         self.calls.clear()
@@ -591,6 +599,8 @@ class FakeSlack:
         else:
             body, extra_headers = self._answer(method, call, token, parse_error)
         call.status, call.response = status, body
+        for watch in list(self.call_watchers):
+            watch(call)
         self._notify()
         if (late := self._take_late(method)) > 0:
             # Done and visible already; only the answer is late.
@@ -1121,6 +1131,8 @@ class FakeSlack:
         url = f"{self.base}/response/{key}"
         self.responses.setdefault(url, []).append(body)
         self.response_posts.append((url, body))
+        for watch in list(self.response_watchers):
+            watch(url, body)
         if (target := self._response_targets.get(key)) is not None:
             msg = self._find(*target)
             if msg is not None and _truthy(body.get("delete_original")):

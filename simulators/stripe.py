@@ -481,6 +481,9 @@ class FakeStripe:
         self._holds: list[Hold] = []
         self._runner: web.AppRunner | None = None
         self._routes = self._build_routes()
+        # Called with each POST that changed something, and the object it
+        # answered: the sandbox's panel sends the events Stripe would.
+        self.watchers: list[Callable[[StripeRequest, Json], None]] = []
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -2265,6 +2268,15 @@ class FakeStripe:
         else:
             outcome = self._execute(route, ctx, args)
         await self._wait_holds(method, request.path, after=True)
+        if (
+            method == "POST"
+            and outcome.status == 200
+            and outcome.content_type == "application/json"
+            and "Idempotent-Replayed" not in headers
+        ):
+            changed = json.loads(outcome.body)
+            for watch in list(self.watchers):
+                watch(record, changed)
         if failure is not None:
             return self._failure_response(failure, headers)
         return self._response(outcome, headers)
