@@ -13,6 +13,7 @@ from typing import Any
 import stripe
 
 from bot.blocks import disputes as blocks
+from bot.connect import on_account
 from bot.deps import Deps
 from bot.dispute_refusals import cannot_answer
 from bot.disputes.cards import record_and_show
@@ -101,7 +102,7 @@ async def open_evidence(deps: Deps, dispute_id: str) -> EvidenceDraft:
     charge: dict[str, Any] | None = None
     if row.charge_id:
         try:
-            charge = await read_charge(deps, row.charge_id)
+            charge = await read_charge(deps, row.charge_id, account=row.account)
         except stripe.StripeError as exc:
             # The form is still useful without what the charge would fill in.
             notice = blocks.prefill_failed(exc)
@@ -154,7 +155,9 @@ async def save_evidence(
             evidence[name] = value
     files: dict[str, Any] = {}
     for upload in uploads:
-        file_id = await upload_to_stripe(deps, dispute_id=row.id, upload=upload)
+        file_id = await upload_to_stripe(
+            deps, dispute_id=row.id, upload=upload, account=row.account
+        )
         evidence[upload.field] = file_id
         files[upload.field] = {
             "id": file_id,
@@ -170,7 +173,14 @@ async def save_evidence(
         deps.stripe.v1.disputes.update_async(
             row.id,
             params,
-            {"idempotency_key": evidence_key(row.id, row.evidence_revision, evidence)},
+            on_account(
+                row.account,
+                {
+                    "idempotency_key": evidence_key(
+                        row.id, row.evidence_revision, evidence
+                    )
+                },
+            ),
         ),
     )
     async with deps.sessions() as session, session.begin():

@@ -5,10 +5,11 @@ from __future__ import annotations
 from slack_bolt.async_app import AsyncApp
 
 from bot.deps import Deps
-from handlers.actions import disputes, refunds
+from handlers.actions import disputes, links, refunds
 
 
 def register(app: AsyncApp, deps: Deps) -> None:
     """Register every actions listener on the Bolt app."""
     refunds.register(app, deps)
     disputes.register(app, deps)
+    links.register(app, deps)

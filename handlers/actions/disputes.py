@@ -134,6 +134,7 @@ def register(app: AsyncApp, deps: Deps) -> None:
                 [(row, checklist(row.reason, row.stripe_evidence))],
                 EVIDENCE_FIELDS,
                 now=deps.clock.now(),
+                key_live=deps.settings.stripe_live,
             )
             await respond(text=text, blocks=card, replace_original=True)
 

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from bot import disputes
-from bot.blocks.alerts import build_alert
+from bot.connect import cached_name
 from bot.event_router import EventContext
-from handlers.stripe_events.alerts import alert_key, send_alert
+from bot.stripe_shapes import event_account
+from handlers.stripe_events.alerts import alert_for, alert_key, send_alert
 
 # After the card, a dispute's events reply in its thread (the card itself is
 # edited to show the new state), so one dispute's history stays in one place and
@@ -35,12 +36,17 @@ async def dispute_changed(ctx: EventContext) -> None:
         return
     key = alert_key(ctx.id)
     applied = await disputes.on_event(
-        ctx.session, ctx.deps.settings, ctx.event, alert_key=key, now=ctx.now
+        ctx.session,
+        ctx.deps.settings,
+        ctx.event,
+        alert_key=key,
+        now=ctx.now,
+        account_name=cached_name(ctx.deps, event_account(ctx.event)),
     )
     if applied.row.alert_key == key:
         return  # this event's alert is the card itself
     # A `created` too, when reconcile or an earlier event posted the card.
-    alert = build_alert(ctx.event, now=ctx.now)
+    alert = alert_for(ctx)
     if alert is None:
         return
     # Under the same key as a top-level alert would be: at most one per event.
