@@ -4,6 +4,7 @@ webhooks and commands in, the fake Stripe (which scopes objects by
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import json
 import time
@@ -12,6 +13,7 @@ from bot.blocks import OPEN_IN_STRIPE_ACTION
 from bot.blocks import disputes as blocks
 from bot.deps import Deps
 from simulators.slack import FakeSlack
+from simulators.slack_requests import block_action_body, sign
 from simulators.stripe import FakeStripe, StripeRequest
 from tests.handlers.helpers import (
     Client,
@@ -36,7 +38,7 @@ from tests.handlers.test_disputes import (
     view_update_saying,
 )
 from tests.handlers.test_refunds import approve, paid, request
-from tests.support import STRIPE_KEY, dispute, event
+from tests.support import SIGNING_SECRET, STRIPE_KEY, dispute, event
 
 BASE = "https://dashboard.stripe.com"
 
@@ -373,3 +375,24 @@ async def test_slack_turning_the_dashes_into_a_dash_is_understood(
     answer = await command(client, fake_slack, f"refunds {pi['id']} —account {account}")
     assert "No refunds" in text_of(answer)
     assert fake_stripe.requests[-1].stripe_account == account
+
+
+async def test_a_click_on_open_in_stripe_is_acknowledged_and_does_nothing(
+    client: Client, fake_stripe: FakeStripe, fake_slack: FakeSlack
+) -> None:
+    url = fake_slack.response_url()
+    body = block_action_body(
+        action_id=OPEN_IN_STRIPE_ACTION,
+        value="",
+        user_id="U_AGENT",
+        channel_id="CPAYMENTS",
+        message_ts="1700000000.000100",
+        response_url=url,
+    )
+    resp = await client.post(
+        "/slack/events", data=body, headers=sign(body, SIGNING_SECRET)
+    )
+    assert resp.status == 200  # unanswered, Slack would show the clicker an error
+    await asyncio.sleep(0.3)
+    assert fake_slack.responses.get(url, []) == []
+    assert fake_stripe.requests == []
