@@ -23,6 +23,10 @@ from storage.events import DueEvent
 log = logging.getLogger(__name__)
 
 
+# How many held-back event IDs to remember (bot.connect names).
+_DEFERRED_MAX = 10_000
+
+
 def _never() -> bool:
     return False
 
@@ -119,6 +123,10 @@ class EventWorker:
             return False
         if name_known(self.deps, account):
             return False
+        if len(self._deferred) >= _DEFERRED_MAX:
+            # Events another instance took stay here: forget them now and
+            # then (the worst case is one more short wait for a name).
+            self._deferred.clear()
         self._deferred.add(event.id)
         self._wanted_names.add(account)
         return True
