@@ -25,7 +25,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeGuard
 
 
 def as_dict(value: object) -> dict[str, Any]:
@@ -78,7 +78,7 @@ def event_object(event: Mapping[str, Any]) -> dict[str, Any]:
 ACCOUNT_ID = re.compile(r"acct_[A-Za-z0-9]{1,64}")
 
 
-def is_account_id(value: object) -> bool:
+def is_account_id(value: object) -> TypeGuard[str]:
     return isinstance(value, str) and ACCOUNT_ID.fullmatch(value) is not None
 
 

@@ -96,10 +96,7 @@ def _refundable(payment: Payment) -> bool:
 
 
 def payment_block(payment: Payment, account: str | None = None) -> dict[str, Any]:
-    # The Refund… form asks about platform payments; a connected account's is
-    # asked for with `/stripe refund … --account acct_…`.
-    refundable = _refundable(payment) and account is None
-    button = refund_button(payment) if refundable else None
+    button = refund_button(payment, account) if _refundable(payment) else None
     return section_with_button(payment_line(payment, account), button)
 
 

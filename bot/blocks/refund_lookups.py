@@ -121,12 +121,17 @@ def refunds_answer(
     return f"{count} {noun} on {asked}", blocks
 
 
-def refund_button(payment: Payment) -> ButtonElement:
-    """The "Refund…" button; its value holds what the modal needs without Stripe."""
-    value = json.dumps(
-        {"p": payment.id, "c": payment.currency, "r": payment.remaining},
-        separators=(",", ":"),
-    )
+def refund_button(payment: Payment, account: str | None = None) -> ButtonElement:
+    """The "Refund…" button; its value holds what the modal needs without Stripe
+    (and, for a connected account's payment, the account)."""
+    fields: dict[str, object] = {
+        "p": payment.id,
+        "c": payment.currency,
+        "r": payment.remaining,
+    }
+    if account is not None:
+        fields["a"] = account
+    value = json.dumps(fields, separators=(",", ":"))
     return ButtonElement(text="Refund…", action_id=OPEN_MODAL_ACTION, value=value)
 
 

@@ -11,6 +11,12 @@ import time
 
 from bot.blocks import OPEN_IN_STRIPE_ACTION
 from bot.blocks import disputes as blocks
+from bot.blocks.refunds import (
+    AMOUNT_INPUT,
+    OPEN_MODAL_ACTION,
+    REASON_INPUT,
+    REQUEST_CALLBACK,
+)
 from bot.deps import Deps
 from simulators.slack import FakeSlack
 from simulators.slack_requests import block_action_body, sign
@@ -18,10 +24,13 @@ from simulators.stripe import FakeStripe, StripeRequest
 from tests.handlers.helpers import (
     Client,
     Json,
+    click,
     command,
     eventually,
     request_row,
+    requests,
     status_becomes,
+    submit,
     text_of,
 )
 from tests.handlers.test_dispute_evidence import PDF, file_input, form, text_input
@@ -329,7 +338,6 @@ async def test_customer_and_dispute_commands_look_in_the_connected_account(
     assert f"In connected account `{account}`" in said
     assert f"{BASE}/{account}/test/customers/" in said
     assert f"dispute {obj['id']} --account {account}" in said
-    assert "Refund…" not in said  # the form asks about platform payments
 
     answer = await command(
         client, fake_slack, f"dispute {obj['id']} --account={account}"
@@ -395,4 +403,60 @@ async def test_a_click_on_open_in_stripe_is_acknowledged_and_does_nothing(
     assert resp.status == 200  # unanswered, Slack would show the clicker an error
     await asyncio.sleep(0.3)
     assert fake_slack.responses.get(url, []) == []
+    assert fake_stripe.requests == []
+
+
+async def test_the_refund_form_from_a_connect_lookup_asks_in_that_account(
+    client: Client, fake_stripe: FakeStripe, fake_slack: FakeSlack, deps: Deps
+) -> None:
+    account = connected(fake_stripe)
+    with fake_stripe.on_account(account):
+        pi, charge = paid(fake_stripe)
+    answer = await command(
+        client, fake_slack, f"customer {pi['id']} --account {account}"
+    )
+    (button,) = [
+        element
+        for block in answer["blocks"]
+        if block.get("accessory", {}).get("action_id") == OPEN_MODAL_ACTION
+        for element in [block["accessory"]]
+    ]
+    assert json.loads(button["value"])["a"] == account
+    await click(
+        client,
+        fake_slack,
+        action_id=OPEN_MODAL_ACTION,
+        value=button["value"],
+        user_id="U_AGENT",
+        channel_id="C_SUPPORT",
+    )
+    (opened,) = await fake_slack.wait_for_calls("views.open", 1)
+    await submit(
+        client,
+        callback_id=REQUEST_CALLBACK,
+        user_id="U_AGENT",
+        values={AMOUNT_INPUT: "4.50", REASON_INPUT: ("select", "duplicate")},
+        private_metadata=opened.args["view"]["private_metadata"],
+    )
+    (row,) = await eventually(lambda: requests(deps), what="the request")
+    assert (row.account, row.amount, row.account_name) == (account, 450, "Bob's Bikes")
+    calls = about(fake_stripe, pi["id"], charge["id"])
+    assert [r.stripe_account for r in calls] == [account] * len(calls)
+
+
+async def test_a_forged_account_in_a_refund_button_is_refused(
+    client: Client, fake_stripe: FakeStripe, fake_slack: FakeSlack, deps: Deps
+) -> None:
+    value = json.dumps({"p": "pi_123", "c": "usd", "r": 100, "a": "acct_1/../x"})
+    url = await click(
+        client,
+        fake_slack,
+        action_id=OPEN_MODAL_ACTION,
+        value=value,
+        user_id="U_AGENT",
+        channel_id="C_SUPPORT",
+    )
+    (told, *_) = await fake_slack.wait_for_response(url)
+    assert "payment" in told["text"]
+    assert fake_slack.calls_to("views.open") == []
     assert fake_stripe.requests == []
