@@ -7,6 +7,7 @@ from typing import Any
 from bot.blocks import (
     SECTION_TEXT_MAX,
     Place,
+    clip,
     context,
     date_token,
     escape,
@@ -104,7 +105,7 @@ def _render(
     return Alert(
         group=ALERT_GROUPS[event_type],
         text=_text(draft, related),
-        summary=_summary(draft, related, url, event_id),
+        summary=_summary(draft, related, url, event_id, where, account_name),
         blocks=blocks,
     )
 
@@ -130,9 +131,18 @@ def _text(draft: Draft, related: list[tuple[str, str]]) -> str:
 
 
 def _summary(
-    draft: Draft, related: list[tuple[str, str]], url: str, event_id: str | None
+    draft: Draft,
+    related: list[tuple[str, str]],
+    url: str,
+    event_id: str | None,
+    where: Place,
+    account_name: str | None,
 ) -> str:
     parts = [f"{draft.emoji} *{draft.title}* {code_span(draft.object_id)}"]
+    if where.account is not None:
+        # A digest line names the connected account too.
+        shown = clip(one_line(account_name), 80) if account_name else None
+        parts.append(f"account {shown or code_span(where.account)}")
     parts.extend(
         f"{'charge' if label == 'Charge' else 'PI'} {code_span(oid)}"
         for label, oid in related

@@ -151,11 +151,13 @@ def test_a_connect_alert_names_the_account_and_links_within_it() -> None:
     assert f"{BASE}/{ACCT}/test/customers/cus_Conn" in shown
     assert f"{BASE}/{ACCT}/test/payments/pi_3Conn" in shown
     assert f"{BASE}/test/payments/" not in shown  # nothing on the platform
+    assert "account &lt;Bob's&gt; &amp; Shop" in named.summary  # digest line
     unnamed = build_alert(evt, now=0, key_live=False)
     assert unnamed is not None
     assert f"Connected account <{BASE}/test/connect/accounts/{ACCT}|{ACCT}>" in (
         json.dumps(unnamed.blocks)
     )
+    assert f"account `{ACCT}`" in unnamed.summary
 
 
 def test_an_account_field_that_is_no_account_id_is_ignored() -> None:
