@@ -9,6 +9,8 @@ import copy
 import json
 import time
 
+import pytest
+
 from bot.blocks import OPEN_IN_STRIPE_ACTION
 from bot.blocks import disputes as blocks
 from bot.blocks.refunds import (
@@ -18,15 +20,18 @@ from bot.blocks.refunds import (
     REQUEST_CALLBACK,
 )
 from bot.deps import Deps
+from handlers.jobs.refunds import retry_approved
 from simulators.slack import FakeSlack
 from simulators.slack_requests import block_action_body, sign
 from simulators.stripe import FakeStripe, StripeRequest
+from tests.conftest import ManualClock
 from tests.handlers.helpers import (
     Client,
     Json,
     click,
     command,
     eventually,
+    message_saying,
     request_row,
     requests,
     status_becomes,
@@ -460,3 +465,35 @@ async def test_a_forged_account_in_a_refund_button_is_refused(
     assert "payment" in told["text"]
     assert fake_slack.calls_to("views.open") == []
     assert fake_stripe.requests == []
+
+
+@pytest.mark.parametrize("clock", [ManualClock()])
+async def test_a_connect_refund_whose_answer_was_lost_is_found_in_its_account(
+    client: Client,
+    fake_stripe: FakeStripe,
+    fake_slack: FakeSlack,
+    deps: Deps,
+    clock: ManualClock,
+) -> None:
+    account = connected(fake_stripe)
+    with fake_stripe.on_account(account):
+        pi, charge = paid(fake_stripe)
+    request_id, _ = await request(
+        client, fake_slack, deps, f"{pi['id']} 5 --account {account}"
+    )
+    # Stripe refunds, but the answer is lost on the way back.
+    fake_stripe.fail_next(
+        "POST", "/v1/refunds", status=500, after_execute=True, should_retry=False
+    )
+    await approve(client, fake_slack, request_id)
+    await message_saying(fake_slack, "CAPPROVALS", "Stripe did not answer")
+    clock.advance(3600)
+    await retry_approved(deps)
+    row = await request_row(deps, request_id)
+    assert row.status == "succeeded"
+    # The retry looked for its refund in the connected account, and found it.
+    (listing,) = fake_stripe.requests_to("GET", "/v1/refunds")
+    assert listing.stripe_account == account
+    assert len(fake_stripe.requests_to("POST", "/v1/refunds")) == 1
+    calls = about(fake_stripe, pi["id"], charge["id"])
+    assert [r.stripe_account for r in calls] == [account] * len(calls)
