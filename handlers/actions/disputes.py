@@ -67,7 +67,9 @@ async def _ask(deps: Deps, answer: Answer, body: dict[str, Any]) -> None:
         if not await answer.allowed(deps, _user(body)):
             raise answer.refusal(deps.settings)
         row = disputes.refuse_unless_answerable(
-            await disputes.load(deps, dispute_id), dispute_id
+            await disputes.load(deps, dispute_id),
+            dispute_id,
+            key_live=deps.settings.stripe_live,
         )
     except Refused as refused:
         await _show_refusal(deps, body, answer.title, refused)

@@ -497,3 +497,30 @@ async def test_a_connect_refund_whose_answer_was_lost_is_found_in_its_account(
     assert len(fake_stripe.requests_to("POST", "/v1/refunds")) == 1
     calls = about(fake_stripe, pi["id"], charge["id"])
     assert [r.stripe_account for r in calls] == [account] * len(calls)
+
+
+async def test_answering_a_dispute_the_key_cannot_reach_is_refused_unclaimed(
+    client: Client, fake_stripe: FakeStripe, fake_slack: FakeSlack, deps: Deps
+) -> None:
+    # Buttons from an older card, or a forged click: refused on the server too.
+    obj = dispute(livemode=True)
+    await deliver(client, event("charge.dispute.created", obj, livemode=True))
+    await posted_card(fake_slack, obj["id"])
+    await press(client, fake_slack, blocks.ACTION_SUBMIT, obj["id"])
+    refusal = await opened_view(fake_slack)
+    said = json.dumps(refusal)
+    assert "live-mode dispute and stripe-ops runs with a test-mode key" in said
+    assert f"{BASE}/disputes/{obj['id']}" in said
+    for callback in (blocks.VIEW_SUBMIT, blocks.VIEW_ACCEPT):
+        answer = await submit_view(client, callback, obj["id"], user_id="U_MANAGER")
+        assert "test-mode key, which cannot act on it" in json.dumps(answer["view"])
+    answer = await submit_view(
+        client,
+        blocks.VIEW_EVIDENCE,
+        obj["id"],
+        state=form(shipping_carrier=text_input("UPS")),
+    )
+    assert "cannot act on it" in json.dumps(answer["view"])
+    row = await dispute_row(deps, obj["id"])
+    assert (row.submitted_by, row.accepted_by) == (None, None)
+    assert fake_stripe.requests == []
