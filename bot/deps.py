@@ -39,6 +39,8 @@ class Deps:
     wake: Wakeups = field(default_factory=Wakeups)
     # Slack user group -> (when read, members): who may approve, briefly cached.
     group_cache: dict[str, tuple[float, frozenset[str]]] = field(default_factory=dict)
+    # Connect account -> (good until, its name or None): bot.connect.
+    account_names: dict[str, tuple[float, str | None]] = field(default_factory=dict)
     # Names this process in row claims, so a restarted one is a new claimant.
     instance_id: str = field(
         default_factory=lambda: (

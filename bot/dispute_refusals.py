@@ -56,6 +56,15 @@ class OnlySupportAnswers(DisputeRefused):
     """Evidence is submitted by the support team only."""
 
 
+class OtherMode(DisputeRefused):
+    """The dispute lives in the other mode (test or live) than the bot's key,
+    which cannot act on it."""
+
+    def __init__(self, row: Dispute) -> None:
+        super().__init__(row.id)
+        self.row = row
+
+
 def cannot_answer(dispute_id: str, row: Dispute | None) -> DisputeRefused:
     """Why a dispute takes no evidence or answer now: unknown, or its row."""
     return UnknownDispute(dispute_id) if row is None else NotAnswerable(row)

@@ -18,6 +18,7 @@ from slack_sdk.errors import SlackApiError
 from yarl import URL
 
 from bot.config import Settings
+from bot.connect import on_account
 from bot.deps import Deps
 from bot.stripe_api import call
 
@@ -224,8 +225,11 @@ def upload_key(dispute_id: str, upload: Upload) -> str:
     return f"dispute-file:{dispute_id}:{upload.field}:{digest[:40]}"
 
 
-async def upload_to_stripe(deps: Deps, *, dispute_id: str, upload: Upload) -> str:
-    """Upload as `dispute_evidence`; returns the Stripe file ID."""
+async def upload_to_stripe(
+    deps: Deps, *, dispute_id: str, upload: Upload, account: str | None = None
+) -> str:
+    """Upload as `dispute_evidence` (to the dispute's connected account, for
+    Connect); returns the Stripe file ID."""
     body = io.BytesIO(upload.data)
     # stripe-python names the multipart part after `.name`.
     body.name = upload.name
@@ -234,7 +238,8 @@ async def upload_to_stripe(deps: Deps, *, dispute_id: str, upload: Upload) -> st
         deps.metrics,
         "files.create",
         deps.stripe.v1.files.create_async(
-            params, {"idempotency_key": upload_key(dispute_id, upload)}
+            params,
+            on_account(account, {"idempotency_key": upload_key(dispute_id, upload)}),
         ),
     )
     return str(created.id)

@@ -22,9 +22,10 @@ Shapes and the versions that changed them (docs.stripe.com/changelog):
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeGuard
 
 
 def as_dict(value: object) -> dict[str, Any]:
@@ -70,6 +71,22 @@ def event_object(event: Mapping[str, Any]) -> dict[str, Any]:
     """The event's `data.object`; empty for a thin event (a newer API version
     sends none) or a malformed one."""
     return as_dict(as_dict(event.get("data")).get("object"))
+
+
+# A Connect account ID as Stripe makes them; anything else is never sent as
+# `Stripe-Account` nor put into a Dashboard URL.
+ACCOUNT_ID = re.compile(r"acct_[A-Za-z0-9]{1,64}")
+
+
+def is_account_id(value: object) -> TypeGuard[str]:
+    return isinstance(value, str) and ACCOUNT_ID.fullmatch(value) is not None
+
+
+def event_account(event: Mapping[str, Any]) -> str | None:
+    """The connected account a Connect event comes from; None for the
+    platform's own events (or an `account` that is no account ID)."""
+    account = event.get("account")
+    return account if is_account_id(account) else None
 
 
 def event_previous_attributes(event: Mapping[str, Any]) -> dict[str, Any]:

@@ -12,6 +12,8 @@ import re
 import unicodedata
 from typing import Any
 
+from bot.stripe_shapes import is_account_id
+
 # Stripe IDs: a prefix, then letters and digits; nothing a database or Stripe
 # would choke on (a NUL, quotes, spaces) and short enough for our columns.
 _DISPUTE_ID = re.compile(r"(?:dp|du)_[A-Za-z0-9]{1,250}")
@@ -33,6 +35,11 @@ def payment_id(value: object) -> str | None:
     if isinstance(value, str) and _PAYMENT_ID.fullmatch(value):
         return value
     return None
+
+
+def account(value: object) -> str | None:
+    """A connected account ID (`acct_…`), else None."""
+    return value if is_account_id(value) else None
 
 
 def currency(value: object) -> str | None:

@@ -58,6 +58,13 @@ Behaviour worth knowing (each mirrors Stripe unless marked "fake"):
 * ``hold(method, path_prefix)`` keeps matching requests waiting, before they are
   worked out (or, with ``after_execute=True``, after, with their answer) until the
   returned ``Hold`` is released: tests order concurrent callers with it (fake).
+* Connect: ``add_connected_account()`` makes a connected account, and objects
+  seeded inside ``with fake.on_account(acct_id):`` live in it. A request with
+  ``Stripe-Account: acct_…`` sees only that account's objects (another
+  account's, or the platform's, are 404 ``resource_missing``) and what it creates
+  lives there; an account that is not connected answers 403. Each recorded
+  request keeps the header (``StripeRequest.stripe_account``).
+  ``GET /v1/accounts/{id}`` reads a connected account (``rak_connected_account_read``).
 * Control routes for other processes (no auth, no latency, not recorded):
   ``GET /_requests``, ``GET /_objects/{id}``, ``POST /_latency`` (JSON
   ``{"latency": 2.0}``) and ``POST /_fail_next`` (JSON with ``fail_next``'s
@@ -85,7 +92,8 @@ import secrets
 import signal
 import string
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl
@@ -358,6 +366,8 @@ class StripeRequest:
     # Uploaded file bodies by form field name (``params`` holds their
     # filename/size/sha256 instead of the bytes).
     files: dict[str, bytes] = field(default_factory=dict)
+    # The ``Stripe-Account`` header (Connect), if the request had one.
+    stripe_account: str | None = None
 
     def to_json(self) -> Json:
         return {
@@ -365,6 +375,7 @@ class StripeRequest:
             "path": self.path,
             "params": self.params,
             "idempotency_key": self.idempotency_key,
+            "stripe_account": self.stripe_account,
         }
 
 
@@ -372,6 +383,8 @@ class StripeRequest:
 class _Ctx:
     request: StripeRequest
     permissions: frozenset[str] | None
+    # The connected account the request acts on (``Stripe-Account``).
+    account: str | None = None
 
 
 @dataclass
@@ -472,6 +485,11 @@ class FakeStripe:
         self.requests: list[StripeRequest] = []
         self.refunds: list[Json] = []
         self.account: Json = self._new_account()
+        # Connect: connected accounts by ID, which account each object lives
+        # in (None: the platform), and the account being seeded or served now.
+        self.connected_accounts: dict[str, Json] = {}
+        self._owner: dict[str, str | None] = {}
+        self._scope: str | None = None
         self._objects: dict[str, Json] = {}
         self._seq: dict[str, int] = {}
         self._file_bytes: dict[str, bytes] = {}
@@ -615,13 +633,45 @@ class FakeStripe:
     def _store(self, obj: Json) -> Json:
         self._seq[obj["id"]] = len(self._seq)
         self._objects[obj["id"]] = obj
+        self._owner[obj["id"]] = self._scope
         return obj
+
+    def _visible(self, obj: Json) -> bool:
+        """Does the object live in the account being served (Connect)?"""
+        return self._owner.get(obj["id"]) == self._scope
 
     def _get(self, kind: str, object_id: Any, param: str) -> Json:
         obj = self._objects.get(object_id) if isinstance(object_id, str) else None
-        if obj is None or obj.get("object") != kind:
+        if obj is None or obj.get("object") != kind or not self._visible(obj):
             raise _missing(kind, str(object_id), param)
         return obj
+
+    def add_connected_account(
+        self, *, name: str = "Connected Shop", account_id: str | None = None
+    ) -> Json:
+        """A connected account (Connect) of this platform; seed its objects
+        inside ``with fake.on_account(its id):``."""
+        saved = self.account_id
+        self.account_id = account_id or new_id("acct")
+        try:
+            account = self._new_account()
+        finally:
+            self.account_id, account_id = saved, self.account_id
+        account["business_profile"]["name"] = name
+        account["settings"]["dashboard"]["display_name"] = name
+        account["type"] = "express"
+        account["controller"] = {"type": "application", "is_controller": True}
+        self.connected_accounts[account_id] = account
+        return account
+
+    @contextmanager
+    def on_account(self, account_id: str | None) -> Iterator[None]:
+        """Objects added inside live in `account_id` (None: the platform)."""
+        saved, self._scope = self._scope, account_id
+        try:
+            yield
+        finally:
+            self._scope = saved
 
     def _new_account(self) -> Json:
         return {
@@ -1193,6 +1243,12 @@ class FakeStripe:
         table: list[tuple[str, str, str | None, Callable[..., Json | _Raw]]] = [
             ("GET", "/v1/account", "rak_account_read", self._get_account),
             ("GET", "/v1/balance", "rak_balance_read", self._get_balance),
+            (
+                "GET",
+                "/v1/accounts/{}",
+                "rak_connected_account_read",
+                self._get_connected_account,
+            ),
             ("GET", "/v1/customers", "rak_customer_read", self._list_customers),
             (
                 "GET",
@@ -1321,6 +1377,25 @@ class FakeStripe:
             permission.endswith("_read")
             and f"{permission[: -len('_read')]}_write" in permissions
         )
+
+    def _connected(self, record: StripeRequest) -> str | None:
+        """The connected account a request acts on; 403 for one that is not
+        this platform's."""
+        account = record.stripe_account
+        if account is None or account == self.account_id:
+            return None
+        if account not in self.connected_accounts:
+            key = _redact_key(record.api_key or "", visible=3, stars=3)
+            raise _ApiError(
+                403,
+                f"The provided key '{key}' does not have access to account "
+                f"'{account}' (or that account does not exist). Application "
+                "access may have been revoked.",
+                type_="invalid_request_error",
+                code="account_invalid",
+                save=False,
+            )
+        return account
 
     def _require(self, ctx: _Ctx, permission: str) -> None:
         if self._has(ctx.permissions, permission):
@@ -1489,7 +1564,10 @@ class FakeStripe:
             (
                 o
                 for o in self._objects.values()
-                if o.get("object") == kind and keep(o) and created(o)
+                if o.get("object") == kind
+                and self._visible(o)
+                and keep(o)
+                and created(o)
             ),
             key=lambda o: (o.get("created", 0), self._seq[o["id"]]),
             reverse=True,
@@ -1567,7 +1645,16 @@ class FakeStripe:
 
     def _get_account(self, ctx: _Ctx) -> Json:
         self._allow(ctx.request.params, {"expand"})
+        if ctx.account is not None:
+            return self._render(ctx, self.connected_accounts[ctx.account])
         return self._render(ctx, self.account)
+
+    def _get_connected_account(self, ctx: _Ctx, account_id: str) -> Json:
+        self._allow(ctx.request.params, {"expand"})
+        account = self.connected_accounts.get(account_id)
+        if account is None or ctx.account not in (None, account_id):
+            raise _missing("account", account_id, "account")
+        return self._render(ctx, account)
 
     def _get_balance(self, ctx: _Ctx) -> Json:
         self._allow(ctx.request.params, {"expand"})
@@ -2191,7 +2278,9 @@ class FakeStripe:
 
     def _execute(self, route: _Route, ctx: _Ctx, args: tuple[str, ...]) -> _Outcome:
         try:
-            result = route.handler(ctx, *args)
+            # Synchronous: no other request is served while the scope is set.
+            with self.on_account(ctx.account):
+                result = route.handler(ctx, *args)
         except _ApiError as error:
             return self._error_outcome(error, save=error.save)
         request_id = new_id("req")
@@ -2239,6 +2328,7 @@ class FakeStripe:
             idempotency_key=idempotency_key,
             api_key=_api_key_from(request.headers.get("Authorization")),
             files=files,
+            stripe_account=request.headers.get("Stripe-Account") or None,
         )
         self.requests.append(record)
         headers["Stripe-Version"] = (
@@ -2257,7 +2347,7 @@ class FakeStripe:
         try:
             permissions = self._authenticate(record.api_key)
             route, args = self._match(method, request.path)
-            ctx = _Ctx(record, permissions)
+            ctx = _Ctx(record, permissions, self._connected(record))
             if route.permission:
                 self._require(ctx, route.permission)
         except _ApiError as error:
@@ -2293,6 +2383,8 @@ class FakeStripe:
         fingerprint = json.dumps(
             [record.method, record.path, record.params], sort_keys=True
         )
+        # Stripe keeps idempotency keys per account.
+        key = f"{ctx.account}:{key}" if ctx.account else key
         lock = self._idempotency_locks.setdefault(key, asyncio.Lock())
         async with lock:
             saved = self._idempotency.get(key)

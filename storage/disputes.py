@@ -29,8 +29,15 @@ class Version:
 
 
 # Columns an object without an expanded charge says nothing about: an update
-# leaves them as they are instead of clearing them.
-_KEEP_WHEN_NONE = ("customer_id", "customer_name", "customer_email")
+# leaves them as they are instead of clearing them. Likewise the connected
+# account, which only the event (or the lookup) names, not the object.
+_KEEP_WHEN_NONE = (
+    "customer_id",
+    "customer_name",
+    "customer_email",
+    "account",
+    "account_name",
+)
 
 
 # How far a dispute has come. It only moves forward (open, under review,

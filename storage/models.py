@@ -128,6 +128,9 @@ class RefundRequest(SQLModel, table=True):
     reason: str | None = Field(default=None, max_length=32)  # Stripe's enum
     note: str | None = Field(default=None, sa_type=Text)
     livemode: bool = False
+    # The connected account the payment lives in (Connect); None: the platform.
+    account: str | None = Field(default=None, max_length=255)
+    account_name: str | None = Field(default=None, sa_type=Text)
     requested_by: str = Field(max_length=32)
     requested_in: str | None = Field(default=None, max_length=64)
     requested_at: float
@@ -186,6 +189,9 @@ class Dispute(SQLModel, table=True):
     status: str = Field(max_length=32)
     due_by: int | None = Field(default=None, sa_type=BigInteger)
     livemode: bool = False
+    # The connected account the dispute lives in (Connect); None: the platform.
+    account: str | None = Field(default=None, max_length=255)
+    account_name: str | None = Field(default=None, sa_type=Text)
     created: int = Field(sa_type=BigInteger)
     # The newest Stripe event (its `created`, then its id) whose object we took.
     version_created: int = Field(default=0, sa_type=BigInteger)

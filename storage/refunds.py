@@ -98,6 +98,8 @@ class NewRefundRequest:
     requested_by: str
     requested_in: str | None
     idempotency_key: str
+    account: str | None = None  # Connect: the payment's connected account
+    account_name: str | None = None
 
 
 async def create_request(

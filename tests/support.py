@@ -217,13 +217,16 @@ def event(
     created: int | None = None,
     livemode: bool = False,
     previous_attributes: dict[str, Any] | None = None,
+    account: str | None = None,
 ) -> dict[str, Any]:
     if obj is None:
         obj = OBJECT_FOR_TYPE[type]()
     data: dict[str, Any] = {"object": obj}
     if previous_attributes is not None:
         data["previous_attributes"] = previous_attributes
+    connect = {"account": account} if account is not None else {}
     return {
+        **connect,
         "id": id or new_id("evt"),
         "object": "event",
         "api_version": "2026-10-28.endive",

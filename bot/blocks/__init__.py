@@ -1,16 +1,21 @@
 """Pure Block Kit helpers shared by every message builder; escaping happens here."""
 
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
 
 from slack_sdk.models.blocks import (
+    ActionsBlock,
+    ButtonElement,
     ContextBlock,
     HeaderBlock,
     MarkdownTextObject,
     PlainTextObject,
     SectionBlock,
 )
+
+from bot.stripe_shapes import is_account_id
 
 # Block Kit limits (https://docs.slack.dev/reference/block-kit/blocks).
 SECTION_TEXT_MAX = 3000
@@ -36,7 +41,13 @@ _DASHBOARD_PATHS: dict[str, str] = {
     "du_": "disputes",
     "cus_": "customers",
     "evt_": "events",
+    "acct_": "connect/accounts",
 }
+
+# The action_id of every *Open in Stripe* link button: Slack still sends the
+# click to the app, which only acknowledges it (handlers.actions.links).
+OPEN_IN_STRIPE_ACTION = "open_in_stripe"
+OPEN_IN_STRIPE_BLOCK = "open_in_stripe"
 
 
 def escape(text: object) -> str:
@@ -83,14 +94,54 @@ def date_token(ts: int, fmt: str = "{date_short_pretty} at {time}") -> str:
     return f"<!date^{ts}^{fmt}|{fallback}>"
 
 
-def dashboard_url(object_id: str, *, livemode: bool) -> str:
-    """The Stripe Dashboard page of an object; test-mode objects link to /test."""
-    base = DASHBOARD_BASE if livemode else f"{DASHBOARD_BASE}/test"
+def dashboard_url(object_id: str, *, livemode: bool, account: str | None = None) -> str:
+    """The Stripe Dashboard page of an object, as the Dashboard spells it:
+    `https://dashboard.stripe.com/[acct_…/][test/]<kind>/<id>`.
+
+    A Connect object (`account`: the connected account it lives in) opens in
+    that account's view; a test-mode object under `/test`. IDs of no known kind
+    open the Dashboard's search for them.
+    """
+    base = DASHBOARD_BASE
+    if is_account_id(account):
+        base += f"/{account}"
+    if not livemode:
+        base += "/test"
     safe_id = quote(object_id, safe="")
     for prefix, path in _DASHBOARD_PATHS.items():
         if object_id.startswith(prefix):
             return f"{base}/{path}/{safe_id}"
     return f"{base}/search?query={safe_id}"
+
+
+@dataclass(frozen=True, slots=True)
+class Place:
+    """Where a Stripe object lives: live or test mode, and the connected
+    account (Connect) it belongs to; its Dashboard links go there."""
+
+    livemode: bool
+    account: str | None = None
+
+    def url(self, object_id: str) -> str:
+        return dashboard_url(object_id, livemode=self.livemode, account=self.account)
+
+    def link(self, object_id: str) -> str:
+        """The ID as a mrkdwn link to its Dashboard page."""
+        return link(self.url(object_id), object_id)
+
+
+def open_in_stripe(url: str, *, block_id: str = OPEN_IN_STRIPE_BLOCK) -> dict[str, Any]:
+    """An actions block with the *Open in Stripe* link button."""
+    return ActionsBlock(
+        block_id=block_id, elements=[open_in_stripe_button(url)]
+    ).to_dict()
+
+
+def open_in_stripe_button(url: str) -> ButtonElement:
+    """The *Open in Stripe* link button, to sit beside a message's other buttons."""
+    return ButtonElement(
+        text="Open in Stripe", action_id=OPEN_IN_STRIPE_ACTION, url=url
+    )
 
 
 def link(url: str, label: str) -> str:

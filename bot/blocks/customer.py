@@ -40,8 +40,8 @@ USAGE = (
 _FIXED_PER_CUSTOMER = 5
 
 
-def _id_link(object_id: str, livemode: bool) -> str:
-    return link(dashboard_url(object_id, livemode=livemode), object_id)
+def _id_link(object_id: str, livemode: bool, account: str | None = None) -> str:
+    return link(dashboard_url(object_id, livemode=livemode, account=account), object_id)
 
 
 def _words(code: str | None) -> str:
@@ -66,12 +66,12 @@ def _dispute_state(dispute: DisputeInfo) -> str:
     return f"{kind} {_words(dispute.status.removeprefix('warning_'))}"
 
 
-def payment_line(payment: Payment) -> str:
+def payment_line(payment: Payment, account: str | None = None) -> str:
     """One payment: ID, amount, status, refunded, disputed, date."""
     money = escape(format_amount(payment.amount, payment.currency))
     parts = [
         f"*{money}*",
-        _id_link(payment.id, payment.livemode),
+        _id_link(payment.id, payment.livemode, account),
         _words(payment.status),
     ]
     if payment.amount_refunded:
@@ -95,30 +95,37 @@ def _refundable(payment: Payment) -> bool:
     return payment.remaining > 0 and payment.blocking_dispute is None
 
 
-def payment_block(payment: Payment) -> dict[str, Any]:
-    button = refund_button(payment) if _refundable(payment) else None
-    return section_with_button(payment_line(payment), button)
+def payment_block(payment: Payment, account: str | None = None) -> dict[str, Any]:
+    button = refund_button(payment, account) if _refundable(payment) else None
+    return section_with_button(payment_line(payment, account), button)
 
 
-def _dispute_line(dispute: DisputeInfo, livemode: bool) -> str:
+def _dispute_line(
+    dispute: DisputeInfo, livemode: bool, account: str | None = None
+) -> str:
     parts = [
-        _id_link(dispute.id, livemode),
+        _id_link(dispute.id, livemode, account),
         f"*{escape(format_amount(dispute.amount, dispute.currency))}*",
         _words(dispute.reason),
         _dispute_state(dispute),
     ]
     if dispute.due_by:
         parts.append(f"respond by {date_token(dispute.due_by)}")
-    return " · ".join(parts) + f" (`/stripe dispute {escape(dispute.id)}`)"
+    command = f"/stripe dispute {dispute.id}"
+    if account is not None:
+        command += f" --account {account}"
+    return " · ".join(parts) + f" (`{escape(command)}`)"
 
 
-def _customer_blocks(view: CustomerView, payments_shown: int) -> list[dict[str, Any]]:
+def _customer_blocks(
+    view: CustomerView, payments_shown: int, account: str | None
+) -> list[dict[str, Any]]:
     c = view.customer
     live = c.livemode
     facts = [
         f"*Name*\n{clip(c.name, 300) if c.name else 'none'}",
         f"*Email*\n{clip(c.email, 300) if c.email else 'none'}",
-        f"*Customer*\n{_id_link(c.id, live)}",
+        f"*Customer*\n{_id_link(c.id, live, account)}",
         f"*Created*\n{date_token(c.created) if c.created else 'unknown'}",
     ]
     if c.deleted:
@@ -135,24 +142,32 @@ def _customer_blocks(view: CustomerView, payments_shown: int) -> list[dict[str, 
         if len(view.payments) > len(shown) or view.more_payments:
             heading += (
                 f" (newest {len(shown)}; "
-                + link(dashboard_url(c.id, livemode=live), "all in the Dashboard")
+                + link(
+                    dashboard_url(c.id, livemode=live, account=account),
+                    "all in the Dashboard",
+                )
                 + ")"
             )
         blocks.append(section(heading))
-        blocks.extend(payment_block(p) for p in shown)
+        blocks.extend(payment_block(p, account) for p in shown)
     else:
         blocks.append(section("*Recent payments*\nnone"))
     if view.disputes:
-        lines = [_dispute_line(d, live) for d in view.disputes]
+        lines = [_dispute_line(d, live, account) for d in view.disputes]
         blocks.append(section("*Open disputes*\n" + "\n".join(lines)))
     else:
         blocks.append(section("*Open disputes*\nnone"))
     return blocks
 
 
-def customer_answer(lookup: Lookup) -> tuple[str, list[dict[str, Any]]]:
-    """The whole answer, fitted into one message's 50 blocks."""
+def customer_answer(
+    lookup: Lookup, *, account: str | None = None
+) -> tuple[str, list[dict[str, Any]]]:
+    """The whole answer, fitted into one message's 50 blocks; `account`: the
+    connected account it was looked up in (Connect)."""
     blocks: list[dict[str, Any]] = []
+    if account is not None:
+        blocks.append(context(f"In connected account `{escape(account)}`"))
     count = len(lookup.customers)
     if lookup.query.kind == "email" and count > 1:
         more = " (and more: search the Dashboard)" if lookup.more_customers else ""
@@ -165,10 +180,10 @@ def customer_answer(lookup: Lookup) -> tuple[str, list[dict[str, Any]]]:
     if not lookup.customers and lookup.payment is not None:
         payment = lookup.payment
         blocks.append(section("*Payment* (no Stripe customer attached)"))
-        blocks.append(payment_block(payment))
+        blocks.append(payment_block(payment, account))
         open_disputes = [d for d in payment.disputes if d.open]
         if open_disputes:
-            lines = [_dispute_line(d, payment.livemode) for d in open_disputes]
+            lines = [_dispute_line(d, payment.livemode, account) for d in open_disputes]
             blocks.append(section("*Open disputes*\n" + "\n".join(lines)))
         return f"Payment {escape(payment.id)}", blocks
     if count:
@@ -177,7 +192,7 @@ def customer_answer(lookup: Lookup) -> tuple[str, list[dict[str, Any]]]:
         for index, view in enumerate(lookup.customers):
             if index:
                 blocks.append(DividerBlock().to_dict())
-            blocks.extend(_customer_blocks(view, per_customer))
+            blocks.extend(_customer_blocks(view, per_customer, account))
     if len(blocks) > MESSAGE_BLOCKS_MAX:
         blocks = blocks[: MESSAGE_BLOCKS_MAX - 1]
         blocks.append(context("More than fits in one message; ask by customer ID."))

@@ -15,8 +15,8 @@ from bot.blocks.dispute_parts import (
     amount,
     checklist_text,
     deadline,
+    dispute_link,
     evidence_so_far,
-    id_link,
     missing_text,
     stripe_error,
     words,
@@ -83,7 +83,7 @@ def info_modal(title: str, text: str) -> dict[str, Any]:
 
 def _summary(d: Dispute, *, now: float) -> str:
     return (
-        f"*{amount(d)}* · {words(d.reason)} · dispute {id_link(d.id, d.livemode)}\n"
+        f"*{amount(d)}* · {words(d.reason)} · dispute {dispute_link(d, d.id)}\n"
         f"*Respond by:* {deadline(d, now=now)}"
     )
 

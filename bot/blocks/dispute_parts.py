@@ -47,8 +47,13 @@ def amount(d: Dispute) -> str:
     return escape(format_amount(d.amount, d.currency or "usd"))
 
 
-def id_link(object_id: str, livemode: bool) -> str:
-    return link(dashboard_url(object_id, livemode=livemode), object_id)
+def dispute_link(d: Dispute, object_id: str) -> str:
+    """An ID the dispute names, linked where the dispute lives."""
+    return id_link(object_id, d.livemode, d.account)
+
+
+def id_link(object_id: str, livemode: bool, account: str | None = None) -> str:
+    return link(dashboard_url(object_id, livemode=livemode, account=account), object_id)
 
 
 def deadline(d: Dispute, *, now: float) -> str:

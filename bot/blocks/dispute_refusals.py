@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from bot.blocks import date_token, escape
+from bot.blocks import Place, date_token, escape, link
 from bot.blocks.dispute_parts import mention, words
 from bot.dispute_refusals import (
     NoDisputeNamed,
@@ -13,6 +13,7 @@ from bot.dispute_refusals import (
     NotClaimed,
     OnlyManagersAccept,
     OnlySupportAnswers,
+    OtherMode,
     UnknownDispute,
 )
 from bot.refusals import DisputeRefused
@@ -53,6 +54,14 @@ def dispute_refusal_text(refused: DisputeRefused) -> str:
             return only_managers(managers, usergroup)
         case OnlySupportAnswers():
             return ONLY_SUPPORT
+        case OtherMode(row=row):
+            mode, key = ("live", "test") if row.livemode else ("test", "live")
+            url = Place(row.livemode, row.account).url(row.id)
+            return (
+                f"Dispute `{escape(row.id)}` is a {mode}-mode dispute and stripe-ops "
+                f"runs with a {key}-mode key, which cannot act on it, so nothing was "
+                f"sent to Stripe. Answer it {link(url, 'in the Stripe Dashboard')}."
+            )
         case _:
             raise TypeError(f"no words for {type(refused).__name__}")
 

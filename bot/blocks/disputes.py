@@ -15,14 +15,15 @@ from slack_sdk.models.blocks import ActionsBlock, ButtonElement
 
 from bot.blocks import (
     SECTION_TEXT_MAX,
+    Place,
     clip,
     context,
-    dashboard_url,
     date_token,
     escape,
     header,
-    link,
     one_line,
+    open_in_stripe,
+    open_in_stripe_button,
     section,
     truncate,
 )
@@ -55,8 +56,8 @@ from bot.blocks.dispute_parts import (
     amount,
     checklist_text,
     deadline,
+    dispute_link,
     evidence_so_far,
-    id_link,
     mention,
     missing_text,
     stripe_error,
@@ -72,6 +73,7 @@ from bot.blocks.dispute_refusals import (
     only_managers,
     unknown_dispute,
 )
+from bot.blocks.modes import mode_mismatch, place_lines
 from bot.blocks.refusals import NO_MODAL
 from bot.evidence_fields import (
     Checklist,
@@ -150,7 +152,7 @@ def _title(d: Dispute) -> str:
 def _customer(d: Dispute) -> str | None:
     parts = []
     if d.customer_id:
-        parts.append(id_link(d.customer_id, d.livemode))
+        parts.append(dispute_link(d, d.customer_id))
     if d.customer_name:
         parts.append(clip(one_line(d.customer_name), 200))
     if d.customer_email:
@@ -192,6 +194,7 @@ def buttons(d: Dispute) -> dict[str, Any]:
                 action_id=ACTION_TAKE,
                 value=value,
             ),
+            open_in_stripe_button(Place(d.livemode, d.account).url(d.id)),
         ],
     ).to_dict()
 
@@ -200,14 +203,24 @@ def buttons(d: Dispute) -> dict[str, Any]:
 
 
 def dispute_card(
-    d: Dispute, *, checklist: Checklist, now: float, event_id: str | None = None
+    d: Dispute,
+    *,
+    checklist: Checklist,
+    now: float,
+    event_id: str | None = None,
+    key_live: bool | None = None,
 ) -> tuple[str, list[dict[str, Any]]]:
-    """The dispute as one message: (fallback text, blocks)."""
-    live = d.livemode
+    """The dispute as one message: (fallback text, blocks).
+
+    `key_live`: the mode of the bot's key; a dispute in the other mode gets no
+    buttons that would call Stripe, only the link to it. A Connect dispute
+    names its connected account (by the name stored with it, when known).
+    """
+    live = Place(d.livemode, d.account)
     title = _title(d)
-    lines = [f"*{amount(d)}* · dispute {id_link(d.id, live)}"]
+    lines = [f"*{amount(d)}* · dispute {live.link(d.id)}"]
     related = [
-        f"{label} {id_link(oid, live)}"
+        f"{label} {live.link(oid)}"
         for label, oid in (
             ("Charge", d.charge_id),
             ("PaymentIntent", d.payment_intent_id),
@@ -216,9 +229,7 @@ def dispute_card(
     ]
     if related:
         lines.append(" · ".join(related))
-    lines.append(
-        link(dashboard_url(d.id, livemode=live), "Open in the Stripe Dashboard")
-    )
+    lines.extend(place_lines(live, key_live=key_live, account_name=d.account_name))
 
     open_case = d.status in ANSWERABLE or d.status in UNDER_REVIEW
     facts = [f"*Status*\n{words(d.status)}", f"*Reason*\n{words(d.reason)}"]
@@ -240,15 +251,17 @@ def dispute_card(
     blocks = [header(title), section("\n".join(lines)), section(fields=facts)]
     if open_case and checklist:
         blocks.append(section(checklist_text(d.reason, checklist)))
-    if is_answerable(d):
+    if is_answerable(d) and not mode_mismatch(d.livemode, key_live=key_live):
         blocks.append(buttons(d))
+    else:
+        blocks.append(open_in_stripe(live.url(d.id), block_id=ACTIONS_BLOCK))
     footer = []
     if d.created:
         footer.append(f"Opened {date_token(d.created)}")
     footer.append(f"Updated {date_token(int(now))}")
     if event_id:
-        footer.append(f"Event {id_link(event_id, live)}")
-    if not live:
+        footer.append(f"Event {live.link(event_id)}")
+    if not d.livemode:
         footer.append(":test_tube: Test mode")
     blocks.append(context(" · ".join(footer)))
 
@@ -263,17 +276,18 @@ def lookup_reply(
     fields: Mapping[str, EvidenceField],
     *,
     now: float,
+    key_live: bool | None = None,
 ) -> tuple[str, list[dict[str, Any]]]:
     """`/stripe dispute`: each dispute's card and the evidence it has."""
     blocks: list[dict[str, Any]] = []
     texts = []
     for d, checklist in cards:
-        text, card = dispute_card(d, checklist=checklist, now=now)
+        text, card = dispute_card(d, checklist=checklist, now=now, key_live=key_live)
         texts.append(text)
         so_far = evidence_so_far(d, fields)
         if so_far:
             # Before the buttons and footer, so the card reads top to bottom.
-            card.insert(len(card) - (2 if is_answerable(d) else 1), section(so_far))
+            card.insert(len(card) - 2, section(so_far))
         blocks += card
     return " / ".join(texts), blocks
 
@@ -315,7 +329,7 @@ def dispute_list(
             else f"evidence {filled}/{len(checklist)}"
         )
         lines.append(
-            f"• *{amount(d)}* {id_link(d.id, d.livemode)} · {words(d.reason)} · "
+            f"• *{amount(d)}* {dispute_link(d, d.id)} · {words(d.reason)} · "
             f"respond by {deadline(d, now=now)} · taken by {owner} · {evidence}"
         )
     title = f"Disputes waiting for an answer ({total})"

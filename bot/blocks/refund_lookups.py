@@ -52,10 +52,11 @@ def refunds_unreadable(stripe_message: str) -> str:
     return f"Stripe did not give me the refunds: {escape(stripe_message)}"
 
 
-def _refund_line(refund: RefundInfo, livemode: bool) -> str:
+def _refund_line(refund: RefundInfo, livemode: bool, account: str | None) -> str:
     head = (
         f"*{escape(format_amount(refund.amount, refund.currency))}* · refund "
-        f"{id_link(refund.id, livemode)} · *{refund_status_words(refund.status)}* · "
+        f"{id_link(refund.id, livemode, account)} · "
+        f"*{refund_status_words(refund.status)}* · "
         f"{reason_words(refund.reason)} · {date_token(refund.created)}"
     )
     lines = [head]
@@ -75,34 +76,43 @@ def _refund_line(refund: RefundInfo, livemode: bool) -> str:
     return "\n".join(lines)
 
 
-def _payment_line(payment: Payment) -> str:
+def _payment_line(payment: Payment, account: str | None) -> str:
     money = escape(format_amount(payment.amount, payment.currency))
     refunded = escape(format_amount(payment.amount_refunded, payment.currency))
     left = escape(format_amount(payment.remaining, payment.currency))
     return (
-        f"Payment {id_link(payment.id, payment.livemode)}: {money}, {refunded} "
+        f"Payment {id_link(payment.id, payment.livemode, account)}: {money}, "
+        f"{refunded} "
         f"refunded, {left} left to refund."
     )
 
 
-def refunds_answer(found: RefundsLookup) -> tuple[str, list[dict[str, Any]]]:
-    """Every refund of a payment (or the one asked for), ARN worded for support."""
+def refunds_answer(
+    found: RefundsLookup, *, account: str | None = None
+) -> tuple[str, list[dict[str, Any]]]:
+    """Every refund of a payment (or the one asked for), ARN worded for support;
+    `account`: the connected account they were looked up in (Connect)."""
     asked = escape(found.query.value)
     livemode = found.payment.livemode if found.payment else False
     blocks: list[dict[str, Any]] = []
     if found.payment is not None:
-        blocks.append(section(_payment_line(found.payment)))
+        blocks.append(section(_payment_line(found.payment, account)))
     if not found.refunds:
         blocks.append(section(f"No refunds on `{asked}`."))
         return f"No refunds on {asked}", blocks
     shown = found.refunds[:_REFUNDS_SHOWN]
-    blocks.extend(section(_refund_line(r, livemode)) for r in shown)
+    blocks.extend(section(_refund_line(r, livemode, account)) for r in shown)
     hidden = len(found.refunds) - len(shown)
     if hidden > 0 or found.more:
         blocks.append(
             context(
                 f"Showing the newest {len(shown)}; the rest are in the "
-                + link(dashboard_url(found.query.value, livemode=livemode), "Dashboard")
+                + link(
+                    dashboard_url(
+                        found.query.value, livemode=livemode, account=account
+                    ),
+                    "Dashboard",
+                )
                 + "."
             )
         )
@@ -111,12 +121,17 @@ def refunds_answer(found: RefundsLookup) -> tuple[str, list[dict[str, Any]]]:
     return f"{count} {noun} on {asked}", blocks
 
 
-def refund_button(payment: Payment) -> ButtonElement:
-    """The "Refund…" button; its value holds what the modal needs without Stripe."""
-    value = json.dumps(
-        {"p": payment.id, "c": payment.currency, "r": payment.remaining},
-        separators=(",", ":"),
-    )
+def refund_button(payment: Payment, account: str | None = None) -> ButtonElement:
+    """The "Refund…" button; its value holds what the modal needs without Stripe
+    (and, for a connected account's payment, the account)."""
+    fields: dict[str, object] = {
+        "p": payment.id,
+        "c": payment.currency,
+        "r": payment.remaining,
+    }
+    if account is not None:
+        fields["a"] = account
+    value = json.dumps(fields, separators=(",", ":"))
     return ButtonElement(text="Refund…", action_id=OPEN_MODAL_ACTION, value=value)
 
 

@@ -88,7 +88,8 @@ def refund_refusal_text(refused: RefundRefused) -> str:
         case NoSuchPayment(payment_id=pid):
             return (
                 f"Stripe has no payment `{escape(pid)}` (with this bot's API key: a "
-                "test-mode key cannot see live payments). Check the ID and try again."
+                "test-mode key cannot see live payments). Check the ID and try again; "
+                "a connected account's payment needs `--account acct_…`."
             )
         case NotSucceeded(payment_id=pid, status=status):
             return (

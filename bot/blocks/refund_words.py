@@ -85,8 +85,13 @@ def refund_status_words(status: str | None) -> str:
     return escape(_REFUND_STATUS.get(status, status.replace("_", " ")))
 
 
-def id_link(object_id: str, livemode: bool) -> str:
-    return link(dashboard_url(object_id, livemode=livemode), object_id)
+def req_link(req: RefundRequest, object_id: str) -> str:
+    """An ID the request names, linked where the request's payment lives."""
+    return id_link(object_id, req.livemode, req.account)
+
+
+def id_link(object_id: str, livemode: bool, account: str | None = None) -> str:
+    return link(dashboard_url(object_id, livemode=livemode, account=account), object_id)
 
 
 def arn_sentence(
@@ -123,5 +128,5 @@ def arn_sentence(
 def summary(req: RefundRequest) -> str:
     return (
         f"*{escape(format_amount(req.amount, req.currency))}* on "
-        f"{id_link(req.payment_id, req.livemode)}"
+        f"{req_link(req, req.payment_id)}"
     )

@@ -13,6 +13,7 @@ from typing import Any
 from slack_sdk.models.blocks import ActionsBlock, ButtonElement, ConfirmObject
 
 from bot.blocks import (
+    Place,
     clip,
     context,
     countdown,
@@ -21,9 +22,12 @@ from bot.blocks import (
     header,
     mrkdwn,
     one_line,
+    open_in_stripe,
+    open_in_stripe_button,
     section,
     truncate,
 )
+from bot.blocks.modes import place_lines
 from bot.blocks.refund_forms import deny_modal, refund_modal
 from bot.blocks.refund_lookups import refund_button, refunds_answer, section_with_button
 from bot.blocks.refund_words import (
@@ -42,9 +46,9 @@ from bot.blocks.refund_words import (
     channel,
     failure_text,
     failure_words,
-    id_link,
     reason_words,
     refund_status_words,
+    req_link,
     summary,
     user,
 )
@@ -99,7 +103,7 @@ def _status_line(req: RefundRequest) -> str:
             )
         return f":arrows_counterclockwise: Approved by {by}{decided}; refunding…"
     if req.status == "succeeded":
-        refund = id_link(req.refund_id, req.livemode) if req.refund_id else "refund"
+        refund = req_link(req, req.refund_id) if req.refund_id else "refund"
         return (
             f":white_check_mark: Approved by {by}{decided}. Refund {refund}: "
             f"*{refund_status_words(req.refund_status)}*."
@@ -109,7 +113,7 @@ def _status_line(req: RefundRequest) -> str:
         if req.refund_id:
             return (
                 f":x: Approved by {by}{decided}, but refund "
-                f"{id_link(req.refund_id, req.livemode)} failed: {message}. "
+                f"{req_link(req, req.refund_id)} failed: {message}. "
                 "The customer got nothing back."
             )
         return f":x: Approved by {by}{decided}, but nothing was refunded. {message}"
@@ -137,10 +141,10 @@ def request_message(req: RefundRequest) -> tuple[str, list[dict[str, Any]]]:
     facts = [
         f"*Amount*\n{escape(format_amount(req.amount, req.currency))} of "
         f"{escape(format_amount(req.payment_amount, req.currency))}",
-        f"*Payment*\n{id_link(req.payment_id, req.livemode)}",
+        f"*Payment*\n{req_link(req, req.payment_id)}",
         "*Customer*\n"
         + (clip(req.customer_label, 300) if req.customer_label else "unknown")
-        + (f" ({id_link(req.customer_id, req.livemode)})" if req.customer_id else ""),
+        + (f" ({req_link(req, req.customer_id)})" if req.customer_id else ""),
         f"*Requested by*\n{user(req.requested_by)}",
         f"*Reason*\n{reason_words(req.reason)}",
     ]
@@ -154,13 +158,25 @@ def request_message(req: RefundRequest) -> tuple[str, list[dict[str, Any]]]:
         )
         if arn:
             facts.append(f"*ARN*\n{arn}")
+    where = Place(req.livemode, req.account)
     blocks = [
         header(f"{title} #{req.id}"),
         section(fields=facts),
-        section(_status_line(req)),
+        section(
+            "\n".join(
+                [
+                    _status_line(req),
+                    *place_lines(where, key_live=None, account_name=req.account_name),
+                ]
+            )
+        ),
     ]
     if req.status == "pending":
         blocks.append(approval_actions(req))
+    else:
+        blocks.append(
+            open_in_stripe(where.url(req.payment_id), block_id=f"refund_link_{req.id}")
+        )
     footer = [f"Request #{req.id}", f"asked {date_token(int(req.requested_at))}"]
     if req.requested_in:
         footer.append(f"from {channel(req.requested_in)}")
@@ -187,6 +203,7 @@ def approval_actions(
     Home tab passes its own action and block ids."""
     assert req.id is not None
     amount = format_amount(req.amount, req.currency)
+    where = Place(req.livemode, req.account)
     return ActionsBlock(
         block_id=f"{block_id}_{req.id}",
         elements=[
@@ -212,6 +229,7 @@ def approval_actions(
                 value=str(req.id),
                 style="danger",
             ),
+            open_in_stripe_button(where.url(req.payment_id)),
         ],
     ).to_dict()
 
@@ -230,7 +248,7 @@ def outcome_dm(req: RefundRequest) -> str:
     what = f"Your refund request #{req.id} ({summary(req)})"
     by = user(req.decided_by)
     if req.status == "succeeded":
-        refund = id_link(req.refund_id, req.livemode) if req.refund_id else "refund"
+        refund = req_link(req, req.refund_id) if req.refund_id else "refund"
         return (
             f":white_check_mark: {what} was approved by {by}: Stripe refund "
             f"{refund} is {refund_status_words(req.refund_status)}."
@@ -264,7 +282,7 @@ def refund_event_reply(
     req: RefundRequest, *, refund_id: str, status: str, failure_reason: str | None
 ) -> str:
     """A thread reply when Stripe tells us the refund's status changed."""
-    refund = id_link(refund_id, req.livemode)
+    refund = req_link(req, refund_id)
     if status == "failed":
         return (
             f":x: Refund {refund} failed: {failure_words(failure_reason)}. The "

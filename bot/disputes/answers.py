@@ -17,6 +17,7 @@ from typing import Any
 import stripe
 
 from bot.blocks import disputes as blocks
+from bot.connect import on_account
 from bot.deps import Deps
 from bot.dispute_refusals import NotClaimed
 from bot.disputes.cards import record_and_show
@@ -126,7 +127,7 @@ async def submit_claimed(deps: Deps, *, dispute_id: str, user_id: str) -> Disput
         user_id,
         operation="disputes.submit",
         request=deps.stripe.v1.disputes.update_async(
-            row.id, params, {"idempotency_key": key}
+            row.id, params, on_account(row.account, {"idempotency_key": key})
         ),
         release=store.release_submission,
         action="dispute.evidence_submitted",
@@ -152,7 +153,7 @@ async def accept_claimed(deps: Deps, *, dispute_id: str, user_id: str) -> Disput
         user_id,
         operation="disputes.close",
         request=deps.stripe.v1.disputes.close_async(
-            row.id, None, {"idempotency_key": key}
+            row.id, None, on_account(row.account, {"idempotency_key": key})
         ),
         release=store.release_acceptance,
         action="dispute.accepted",

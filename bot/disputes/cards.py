@@ -18,13 +18,20 @@ from storage.models import Dispute
 
 
 def render_card(
-    row: Dispute, *, now: float, event_id: str | None = None
+    row: Dispute,
+    *,
+    now: float,
+    event_id: str | None = None,
+    key_live: bool | None = None,
 ) -> tuple[str, list[dict[str, Any]]]:
+    """The card; `key_live` (the bot key's mode) keeps buttons off a dispute
+    the key cannot act on."""
     return blocks.dispute_card(
         row,
         checklist=checklist(row.reason, row.stripe_evidence),
         now=now,
         event_id=event_id,
+        key_live=key_live,
     )
 
 
@@ -59,7 +66,10 @@ async def queue_card(
         return None
     fresh = await store.get(session, dispute_id=row.id)
     assert fresh is not None
-    text, card = with_mention(*render_card(fresh, now=now, event_id=event_id), mention)
+    text, card = with_mention(
+        *render_card(fresh, now=now, event_id=event_id, key_live=settings.stripe_live),
+        mention,
+    )
     await outbox.enqueue(
         session, key=key, channel=channel, text=text, blocks=card, now=now
     )
@@ -67,12 +77,19 @@ async def queue_card(
 
 
 async def queue_card_edit(
-    session: AsyncSession, row: Dispute, *, now: float, skip_key: str | None = None
+    session: AsyncSession,
+    settings: Settings,
+    row: Dispute,
+    *,
+    now: float,
+    skip_key: str | None = None,
 ) -> None:
     """Queue an edit of the dispute's alert so it shows the row as it is now."""
     if row.alert_key is None or row.alert_key == skip_key:
         return
-    text, card = render_card(row, now=now, event_id=row.alert_event)
+    text, card = render_card(
+        row, now=now, event_id=row.alert_event, key_live=settings.stripe_live
+    )
     await outbox.enqueue_update(
         session,
         # Each edit is a new version; edits go out in the order queued.
@@ -135,7 +152,7 @@ async def record_and_show(
         currency=currency,
         details=details,
     )
-    await queue_card_edit(session, row, now=now)
+    await queue_card_edit(session, settings, row, now=now)
     await queue_thread_reply(
         session, settings, row, key=note_key, text=note_text, now=now
     )

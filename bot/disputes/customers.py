@@ -9,6 +9,7 @@ from typing import Any
 
 import stripe
 
+from bot.connect import on_account
 from bot.deps import Deps
 from bot.disputes.cards import queue_card_edit
 from bot.disputes.state import customer_of, plain
@@ -21,18 +22,23 @@ log = logging.getLogger(__name__)
 CUSTOMER_BATCH = 20
 
 
-async def read_charge(deps: Deps, charge_id: str) -> dict[str, Any]:
+async def read_charge(
+    deps: Deps, charge_id: str, *, account: str | None = None
+) -> dict[str, Any]:
     charges = deps.stripe.v1.charges
+    options = on_account(account)
     try:
         charge = await call(
             deps.metrics,
             "charges.retrieve",
-            charges.retrieve_async(charge_id, {"expand": ["customer"]}),
+            charges.retrieve_async(charge_id, {"expand": ["customer"]}, options),
         )
     except stripe.PermissionError:
         # A key without Customers: Read still gets the charge's own details.
         charge = await call(
-            deps.metrics, "charges.retrieve", charges.retrieve_async(charge_id)
+            deps.metrics,
+            "charges.retrieve",
+            charges.retrieve_async(charge_id, None, options),
         )
     return plain(charge)
 
@@ -49,7 +55,7 @@ async def record_customer(
         fresh = await store.get(session, dispute_id=row.id)
         assert fresh is not None
         if changed:
-            await queue_card_edit(session, fresh, now=deps.clock.now())
+            await queue_card_edit(session, deps.settings, fresh, now=deps.clock.now())
     if changed:
         deps.wake.outbox.set()
     return fresh
@@ -63,7 +69,7 @@ async def fill_in_customers(deps: Deps, *, limit: int = CUSTOMER_BATCH) -> int:
     for row in rows:
         assert row.charge_id is not None
         try:
-            charge = await read_charge(deps, row.charge_id)
+            charge = await read_charge(deps, row.charge_id, account=row.account)
         except stripe.InvalidRequestError:
             # Stripe will not give it (e.g. deleted): no point asking again.
             charge = {}

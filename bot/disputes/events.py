@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.config import Settings
 from bot.disputes.cards import queue_card, queue_card_edit
 from bot.disputes.state import Applied, apply_object
-from bot.stripe_shapes import as_dict
+from bot.stripe_shapes import as_dict, event_account
 from storage import disputes as store
 from storage.dispute_status import CLOSED
 from storage.disputes import Version
@@ -25,6 +25,7 @@ async def on_event(
     now: float,
     channel: str | None = None,
     mention: tuple[str, ...] = (),
+    account_name: str | None = None,
 ) -> Applied:
     """Apply a dispute event; post the card as this event's alert when the bot
     has no card for the dispute yet (in `channel`, if an alert rule names
@@ -36,7 +37,14 @@ async def on_event(
     obj = as_dict(as_dict(event.get("data")).get("object"))
     event_id = str(event["id"])
     version = Version(int(event.get("created") or 0), event_id)
-    applied = await apply_object(session, obj, version=version, now=now)
+    applied = await apply_object(
+        session,
+        obj,
+        version=version,
+        now=now,
+        account=event_account(event),
+        account_name=account_name,
+    )
     row = applied.row
     if row.alert_key is None:
         # Built from the row, so a late `created` still shows the newest state.
@@ -57,7 +65,7 @@ async def on_event(
         assert fresh is not None
         row = fresh
     if applied.changed:
-        await queue_card_edit(session, row, now=now, skip_key=alert_key)
+        await queue_card_edit(session, settings, row, now=now, skip_key=alert_key)
     return Applied(row, applied.created, applied.changed)
 
 
@@ -68,9 +76,19 @@ async def on_snapshot(
     *,
     version: Version,
     now: float,
+    account: str | None = None,
+    account_name: str | None = None,
 ) -> Applied:
-    """Apply an object read from the API; a dispute never seen gets its alert."""
-    applied = await apply_object(session, obj, version=version, now=now)
+    """Apply an object read from the API (from `account`, for Connect); a
+    dispute never seen gets its alert."""
+    applied = await apply_object(
+        session,
+        obj,
+        version=version,
+        now=now,
+        account=account,
+        account_name=account_name,
+    )
     row = applied.row
     if applied.created and row.status not in CLOSED:
         # The card stands for the `created` event we missed: the alert rule
@@ -93,5 +111,5 @@ async def on_snapshot(
         )
         row = posted or row
     elif applied.changed:
-        await queue_card_edit(session, row, now=now)
+        await queue_card_edit(session, settings, row, now=now)
     return Applied(row, applied.created, applied.changed)

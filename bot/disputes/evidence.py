@@ -13,8 +13,10 @@ from typing import Any
 import stripe
 
 from bot.blocks import disputes as blocks
+from bot.blocks.modes import mode_mismatch
+from bot.connect import on_account
 from bot.deps import Deps
-from bot.dispute_refusals import cannot_answer
+from bot.dispute_refusals import OtherMode, cannot_answer
 from bot.disputes.cards import record_and_show
 from bot.disputes.customers import read_charge, record_customer
 from bot.disputes.lookup import load
@@ -33,10 +35,15 @@ from storage.dispute_status import is_answerable
 from storage.models import Dispute
 
 
-def refuse_unless_answerable(row: Dispute | None, dispute_id: str) -> Dispute:
-    """The row, if it still takes evidence and answers; else a refusal."""
+def refuse_unless_answerable(
+    row: Dispute | None, dispute_id: str, *, key_live: bool | None = None
+) -> Dispute:
+    """The row, if it still takes evidence and answers, and the bot's key (of
+    mode `key_live`) can act on it; else a refusal."""
     if row is None or not is_answerable(row):
         raise cannot_answer(dispute_id, row)
+    if mode_mismatch(row.livemode, key_live=key_live):
+        raise OtherMode(row)
     return row
 
 
@@ -95,13 +102,15 @@ class EvidenceDraft:
 async def open_evidence(deps: Deps, dispute_id: str) -> EvidenceDraft:
     """The row, the fields for its reason, and values to start from: what Stripe
     has, else what we saved, else what the charge tells us."""
-    row = refuse_unless_answerable(await load(deps, dispute_id), dispute_id)
+    row = refuse_unless_answerable(
+        await load(deps, dispute_id), dispute_id, key_live=deps.settings.stripe_live
+    )
     prefill: dict[str, str] = {}
     notice = None
     charge: dict[str, Any] | None = None
     if row.charge_id:
         try:
-            charge = await read_charge(deps, row.charge_id)
+            charge = await read_charge(deps, row.charge_id, account=row.account)
         except stripe.StripeError as exc:
             # The form is still useful without what the charge would fill in.
             notice = blocks.prefill_failed(exc)
@@ -145,7 +154,9 @@ async def save_evidence(
     uploads: Sequence[Upload],
 ) -> Saved:
     """Stage evidence on Stripe (`submit=false`), then in the row."""
-    row = refuse_unless_answerable(await load(deps, dispute_id), dispute_id)
+    row = refuse_unless_answerable(
+        await load(deps, dispute_id), dispute_id, key_live=deps.settings.stripe_live
+    )
     evidence: dict[str, str] = {}
     for name, value in texts.items():
         # An emptied field is sent as "" so Stripe forgets it too.
@@ -154,7 +165,9 @@ async def save_evidence(
             evidence[name] = value
     files: dict[str, Any] = {}
     for upload in uploads:
-        file_id = await upload_to_stripe(deps, dispute_id=row.id, upload=upload)
+        file_id = await upload_to_stripe(
+            deps, dispute_id=row.id, upload=upload, account=row.account
+        )
         evidence[upload.field] = file_id
         files[upload.field] = {
             "id": file_id,
@@ -170,7 +183,14 @@ async def save_evidence(
         deps.stripe.v1.disputes.update_async(
             row.id,
             params,
-            {"idempotency_key": evidence_key(row.id, row.evidence_revision, evidence)},
+            on_account(
+                row.account,
+                {
+                    "idempotency_key": evidence_key(
+                        row.id, row.evidence_revision, evidence
+                    )
+                },
+            ),
         ),
     )
     async with deps.sessions() as session, session.begin():

@@ -8,6 +8,7 @@ from typing import Any, TypeVar
 
 import stripe
 
+from bot.connect import on_account, read_name
 from bot.deps import Deps
 from bot.disputes.events import on_snapshot
 from bot.disputes.state import plain, snapshot
@@ -33,14 +34,18 @@ async def with_customer(expand: str, request: Callable[[list[str]], Awaitable[T]
         return await request([expand])
 
 
-async def lookup(deps: Deps, object_id: str) -> list[Dispute]:
-    """Disputes for a dp_, ch_ or pi_ ID, read from Stripe and stored."""
+async def lookup(
+    deps: Deps, object_id: str, *, account: str | None = None
+) -> list[Dispute]:
+    """Disputes for a dp_, ch_ or pi_ ID, read from Stripe (in `account`, for
+    Connect) and stored."""
     client, metrics = deps.stripe.v1.disputes, deps.metrics
+    options = on_account(account)
     if object_id.startswith(("dp_", "du_")):
 
         async def retrieve(expand: list[str]) -> list[Any]:
             params: Any = {"expand": expand}
-            found = client.retrieve_async(object_id, params)
+            found = client.retrieve_async(object_id, params, options)
             return [await call(metrics, "disputes.retrieve", found)]
 
         found = await with_customer("charge", retrieve)
@@ -49,11 +54,14 @@ async def lookup(deps: Deps, object_id: str) -> list[Dispute]:
 
         async def listing(expand: list[str]) -> list[Any]:
             params: Any = {key: object_id, "limit": 10, "expand": expand}
-            page = await call(metrics, "disputes.list", client.list_async(params))
+            page = await call(
+                metrics, "disputes.list", client.list_async(params, options)
+            )
             return list(page.data)
 
         found = await with_customer("data.charge", listing)
     objects = [plain(d) for d in found]
+    name = await read_name(deps, account) if account is not None else None
     rows: list[Dispute] = []
     # One dispute per transaction, as in reconcile: never one row held while
     # waiting for another's.
@@ -61,7 +69,13 @@ async def lookup(deps: Deps, object_id: str) -> list[Dispute]:
         async with deps.sessions() as session, session.begin():
             now = deps.clock.now()
             applied = await on_snapshot(
-                session, deps.settings, obj, version=snapshot(now), now=now
+                session,
+                deps.settings,
+                obj,
+                version=snapshot(now),
+                now=now,
+                account=account,
+                account_name=name,
             )
             rows.append(applied.row)
     deps.wake.outbox.set()

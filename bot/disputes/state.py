@@ -44,8 +44,15 @@ def dispute_id(obj: Mapping[str, Any]) -> str | None:
     return as_str(obj.get("id"))
 
 
-def object_values(obj: Mapping[str, Any]) -> dict[str, Any]:
-    """Dispute columns from a Stripe dispute object (charge maybe expanded)."""
+def object_values(
+    obj: Mapping[str, Any],
+    *,
+    account: str | None = None,
+    account_name: str | None = None,
+) -> dict[str, Any]:
+    """Dispute columns from a Stripe dispute object (charge maybe expanded);
+    `account`: the connected account it lives in, from the event or the
+    lookup (a dispute object does not say)."""
     charge = obj.get("charge")
     charge_obj = as_dict(charge)
     # Endpoints pinned before 2014-12-08 get the deadline as `evidence_due_by`
@@ -73,6 +80,8 @@ def object_values(obj: Mapping[str, Any]) -> dict[str, Any]:
         # Stripe sends 0 (or nothing) when the bank allows no response.
         "due_by": shapes.dispute_due_by(obj),
         "livemode": obj.get("livemode") is True,
+        "account": account,
+        "account_name": account_name if account else None,
         "created": as_int(obj.get("created")) or 0,
         "submission_count": state.submission_count,
         "has_evidence": state.has_evidence,
@@ -100,10 +109,16 @@ class Applied:
 
 
 async def apply_object(
-    session: AsyncSession, obj: Mapping[str, Any], *, version: Version, now: float
+    session: AsyncSession,
+    obj: Mapping[str, Any],
+    *,
+    version: Version,
+    now: float,
+    account: str | None = None,
+    account_name: str | None = None,
 ) -> Applied:
     """Take the object unless the row already holds a newer one."""
-    values = object_values(obj)
+    values = object_values(obj, account=account, account_name=account_name)
     created, changed = await store.upsert(
         session, values=values, version=version, now=now
     )

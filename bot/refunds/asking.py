@@ -15,6 +15,7 @@ import stripe
 
 from bot.blocks.refund_words import NOTE_MAX, STRIPE_REASONS
 from bot.blocks.refunds import request_message, request_sent
+from bot.connect import read_name
 from bot.deps import Deps
 from bot.money import (
     AmountError,
@@ -61,6 +62,8 @@ class RefundArgs:
     # A currency code typed after the amount (`12.50 EUR`); must be the payment's.
     currency: str | None = None
     misplaced: Misplaced | None = None
+    # The connected account the payment lives in (`--account acct_…`).
+    account: str | None = None
 
 
 def split_reason(text: str | None) -> tuple[str | None, str | None]:
@@ -151,12 +154,14 @@ async def request_refund(
     """Check the payment in Stripe, then post the approval request; the answer
     for the requester says where it went. Raises RefundRefused."""
     try:
-        payment = await fetch_payment(deps, args.payment_id)
+        payment = await fetch_payment(deps, args.payment_id, account=args.account)
     except stripe.StripeError as exc:
         raise PaymentUnreadable(describe_error(exc)) from exc
     amount = check_refund(payment, args)
     assert payment is not None
     assert payment.charge_id is not None
+    # Read before the transaction: no network call inside one.
+    account_name = await read_name(deps, args.account) if args.account else None
     settings = deps.settings
     async with deps.sessions() as session, session.begin():
         # One request on a charge at a time from here to the commit, or two
@@ -182,6 +187,8 @@ async def request_refund(
                 reason=args.reason,
                 note=args.note,
                 livemode=payment.livemode,
+                account=args.account,
+                account_name=account_name,
                 requested_by=user_id,
                 requested_in=channel_id,
                 # Random, not the row id: a database restored or rebuilt against

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import stripe
 from stripe.params import RefundCreateParams
 
+from bot.connect import on_account
 from bot.deps import Deps
 from bot.refund_refusals import DisputedSince, LessLeftNow, PaymentGone, StripeSaidNo
 from bot.refunds.outcomes import fail_unrefunded, record_refund, retry_later
@@ -67,7 +68,9 @@ async def recheck(deps: Deps, req: RefundRequest) -> RefundRefused | None:
     since the request), or None. Only for an attempt no earlier one preceded:
     after that, money gone from the payment may be our own refund."""
     try:
-        payment = await fetch_payment(deps, req.charge_id, with_customer=False)
+        payment = await fetch_payment(
+            deps, req.charge_id, with_customer=False, account=req.account
+        )
     except stripe.StripeError as exc:
         # Stripe checks the same limits when refunding; let it say no there.
         log.warning(
@@ -125,6 +128,7 @@ async def _find_ours(deps: Deps, req: RefundRequest) -> RefundInfo | None:
         charge_id=req.charge_id,
         key=REQUEST_KEY_METADATA,
         value=req.idempotency_key,
+        account=req.account,
     )
 
 
@@ -149,7 +153,8 @@ async def _ask_stripe(deps: Deps, req: RefundRequest) -> RefundInfo | _NotRefund
             deps.metrics,
             "refunds.create",
             deps.stripe.v1.refunds.create_async(
-                refund_params(req), {"idempotency_key": req.idempotency_key}
+                refund_params(req),
+                on_account(req.account, {"idempotency_key": req.idempotency_key}),
             ),
         )
     except stripe.StripeError as exc:

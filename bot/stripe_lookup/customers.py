@@ -6,6 +6,7 @@ import asyncio
 from dataclasses import replace
 from typing import Any
 
+from bot.connect import on_account
 from bot.deps import Deps
 from bot.stripe_api import call
 from bot.stripe_lookup.payments import (
@@ -55,9 +56,14 @@ def _payment_method(obj: dict[str, Any], default_id: str | None) -> PaymentMetho
 
 
 async def _customer_view(
-    deps: Deps, customer: dict[str, Any], *, highlight: Payment | None = None
+    deps: Deps,
+    customer: dict[str, Any],
+    *,
+    highlight: Payment | None = None,
+    account: str | None = None,
 ) -> CustomerView:
     v1 = deps.stripe.v1
+    options = on_account(account)
     info = _customer(customer)
     if info.deleted:
         return CustomerView(info, [], [], False, [])
@@ -69,13 +75,15 @@ async def _customer_view(
             deps.metrics,
             "customers.payment_methods.list",
             v1.customers.payment_methods.list_async(
-                info.id, {"limit": PAYMENT_METHODS_SHOWN}
+                info.id, {"limit": PAYMENT_METHODS_SHOWN}, options
             ),
         ),
         call(
             deps.metrics,
             "charges.list",
-            v1.charges.list_async({"customer": info.id, "limit": PAYMENTS_SHOWN}),
+            v1.charges.list_async(
+                {"customer": info.id, "limit": PAYMENTS_SHOWN}, options
+            ),
         ),
     )
     methods = [_payment_method(plain_dict(pm), default_id) for pm in methods_page.data]
@@ -86,7 +94,11 @@ async def _customer_view(
         payments.insert(0, highlight)
     disputed = [p for p in payments if p.disputed and p.charge_id]
     found = await asyncio.gather(
-        *(fetch_disputes(deps, p.charge_id) for p in disputed if p.charge_id)
+        *(
+            fetch_disputes(deps, p.charge_id, account=account)
+            for p in disputed
+            if p.charge_id
+        )
     )
     by_charge = {p.charge_id: d for p, d in zip(disputed, found, strict=True)}
     payments = [
@@ -103,35 +115,45 @@ async def _customer_view(
     )
 
 
-async def customer_lookup(deps: Deps, query: Query) -> Lookup:
-    """Everything `/stripe customer` shows; an empty Lookup when nothing matches."""
+async def customer_lookup(
+    deps: Deps, query: Query, *, account: str | None = None
+) -> Lookup:
+    """Everything `/stripe customer` shows; an empty Lookup when nothing matches.
+    `account`: the connected account to look in (Connect)."""
     v1 = deps.stripe.v1
+    options = on_account(account)
     if query.kind == "email":
         page = await call(
             deps.metrics,
             "customers.list",
-            v1.customers.list_async({"email": query.value, "limit": CUSTOMERS_SHOWN}),
+            v1.customers.list_async(
+                {"email": query.value, "limit": CUSTOMERS_SHOWN}, options
+            ),
         )
         views = await asyncio.gather(
-            *(_customer_view(deps, plain_dict(c)) for c in page.data)
+            *(_customer_view(deps, plain_dict(c), account=account) for c in page.data)
         )
         return Lookup(query, list(views), more_customers=bool(page.has_more))
     if query.kind == "customer":
         customer = await fetch_or_none(
-            deps, "customers.retrieve", v1.customers.retrieve_async(query.value)
+            deps,
+            "customers.retrieve",
+            v1.customers.retrieve_async(query.value, None, options),
         )
         if customer is None:
             return Lookup(query)
-        return Lookup(query, [await _customer_view(deps, customer)])
-    payment = await fetch_payment(deps, query.value)
+        return Lookup(query, [await _customer_view(deps, customer, account=account)])
+    payment = await fetch_payment(deps, query.value, account=account)
     if payment is None:
         return Lookup(query)
     if payment.customer_id is None:
         return Lookup(query, payment=payment)
     customer = await fetch_or_none(
-        deps, "customers.retrieve", v1.customers.retrieve_async(payment.customer_id)
+        deps,
+        "customers.retrieve",
+        v1.customers.retrieve_async(payment.customer_id, None, options),
     )
     if customer is None:
         return Lookup(query, payment=payment)
-    view = await _customer_view(deps, customer, highlight=payment)
+    view = await _customer_view(deps, customer, highlight=payment, account=account)
     return Lookup(query, [view], payment=payment)

@@ -12,6 +12,7 @@ from typing import Any
 import stripe
 
 from bot import stripe_shapes as shapes
+from bot.connect import on_account
 from bot.deps import Deps
 from bot.stripe_api import call
 from bot.stripe_lookup.records import DisputeInfo, Payment
@@ -129,27 +130,37 @@ def payment_from_intent(pi: dict[str, Any]) -> Payment:
     )
 
 
-async def fetch_disputes(deps: Deps, charge_id: str) -> tuple[DisputeInfo, ...]:
+async def fetch_disputes(
+    deps: Deps, charge_id: str, *, account: str | None = None
+) -> tuple[DisputeInfo, ...]:
     page = await call(
         deps.metrics,
         "disputes.list",
-        deps.stripe.v1.disputes.list_async({"charge": charge_id, "limit": 10}),
+        deps.stripe.v1.disputes.list_async(
+            {"charge": charge_id, "limit": 10}, on_account(account)
+        ),
     )
     return tuple(dispute_from(plain_dict(d)) for d in page.data)
 
 
 async def fetch_payment(
-    deps: Deps, payment_id: str, *, with_customer: bool = True
+    deps: Deps,
+    payment_id: str,
+    *,
+    with_customer: bool = True,
+    account: str | None = None,
 ) -> Payment | None:
-    """A pi_ or ch_ with its charge, customer and (if disputed) its disputes."""
+    """A pi_ or ch_ with its charge, customer and (if disputed) its disputes;
+    `account`: the connected account it lives in (Connect)."""
     v1 = deps.stripe.v1
+    options = on_account(account)
     customer = ["customer"] if with_customer else []
     if payment_id.startswith("pi_"):
         obj = await fetch_or_none(
             deps,
             "payment_intents.retrieve",
             v1.payment_intents.retrieve_async(
-                payment_id, {"expand": ["latest_charge", *customer]}
+                payment_id, {"expand": ["latest_charge", *customer]}, options
             ),
         )
         payment = payment_from_intent(obj) if obj else None
@@ -158,11 +169,11 @@ async def fetch_payment(
             deps,
             "charges.retrieve",
             v1.charges.retrieve_async(
-                payment_id, {"expand": customer} if customer else None
+                payment_id, {"expand": customer} if customer else None, options
             ),
         )
         payment = payment_from_charge(obj) if obj else None
     if payment is not None and payment.disputed and payment.charge_id:
-        disputes = await fetch_disputes(deps, payment.charge_id)
+        disputes = await fetch_disputes(deps, payment.charge_id, account=account)
         payment = replace(payment, disputes=disputes)
     return payment

@@ -6,6 +6,7 @@ from typing import Any
 
 from stripe.params import RefundListParams
 
+from bot.connect import on_account
 from bot.deps import Deps
 from bot.stripe_api import call
 from bot.stripe_lookup.payments import fetch_or_none, fetch_payment
@@ -38,17 +39,23 @@ def refund_from(obj: dict[str, Any]) -> RefundInfo:
     )
 
 
-async def refunds_lookup(deps: Deps, query: Query) -> RefundsLookup | None:
-    """Refunds of a payment (pi_/ch_) or one refund (re_); None if not found."""
+async def refunds_lookup(
+    deps: Deps, query: Query, *, account: str | None = None
+) -> RefundsLookup | None:
+    """Refunds of a payment (pi_/ch_) or one refund (re_); None if not found.
+    `account`: the connected account they live in (Connect)."""
     v1 = deps.stripe.v1
+    options = on_account(account)
     if query.kind == "refund":
         refund = await fetch_or_none(
-            deps, "refunds.retrieve", v1.refunds.retrieve_async(query.value)
+            deps,
+            "refunds.retrieve",
+            v1.refunds.retrieve_async(query.value, None, options),
         )
         if refund is None:
             return None
         return RefundsLookup(query, [refund_from(refund)], None, more=False)
-    payment = await fetch_payment(deps, query.value)
+    payment = await fetch_payment(deps, query.value, account=account)
     if payment is None:
         return None
     if payment.charge_id is None:
@@ -56,20 +63,30 @@ async def refunds_lookup(deps: Deps, query: Query) -> RefundsLookup | None:
     page = await call(
         deps.metrics,
         "refunds.list",
-        v1.refunds.list_async({"charge": payment.charge_id, "limit": REFUNDS_SHOWN}),
+        v1.refunds.list_async(
+            {"charge": payment.charge_id, "limit": REFUNDS_SHOWN}, options
+        ),
     )
     refunds = [refund_from(plain_dict(r)) for r in page.data]
     return RefundsLookup(query, refunds, payment, more=bool(page.has_more))
 
 
 async def find_refund_by_metadata(
-    deps: Deps, *, charge_id: str, key: str, value: str
+    deps: Deps,
+    *,
+    charge_id: str,
+    key: str,
+    value: str,
+    account: str | None = None,
 ) -> RefundInfo | None:
     """A refund on the charge whose metadata[key] is value (newest first)."""
     params: RefundListParams = {"charge": charge_id, "limit": REFUNDS_SHOWN}
+    options = on_account(account)
     while True:
         page = await call(
-            deps.metrics, "refunds.list", deps.stripe.v1.refunds.list_async(params)
+            deps.metrics,
+            "refunds.list",
+            deps.stripe.v1.refunds.list_async(params, options),
         )
         refunds = [refund_from(plain_dict(r)) for r in page.data]
         for refund in refunds:

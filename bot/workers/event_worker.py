@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.backoff import backoff
 from bot.blocks import escape
+from bot.connect import learn_names, name_known, payload_account
 from bot.deps import Deps
 from bot.event_router import EventContext, EventRouter
 from bot.logs import correlation_id
@@ -20,6 +21,10 @@ from storage import outbox
 from storage.events import DueEvent
 
 log = logging.getLogger(__name__)
+
+
+# How many held-back event IDs to remember (bot.connect names).
+_DEFERRED_MAX = 10_000
 
 
 def _never() -> bool:
@@ -43,6 +48,10 @@ class EventWorker:
         self.intake_waiting = intake_waiting or _never
         # Whether the last round stopped before it ran out of due events.
         self._more = False
+        # Connect accounts whose names the next round reads first, and the
+        # events already held back once for one.
+        self._wanted_names: set[str] = set()
+        self._deferred: set[str] = set()
 
     async def run(self) -> None:
         policy = self.policy
@@ -68,6 +77,10 @@ class EventWorker:
         hold back nor undo the others.
         """
         deps, policy = self.deps, self.policy
+        if self._wanted_names:
+            # Outside any transaction: names the last round stopped for.
+            wanted, self._wanted_names = self._wanted_names, set()
+            await learn_names(deps, wanted)
         started = time.perf_counter()
         done: list[DueEvent] = []
         due: list[DueEvent] = []
@@ -81,6 +94,8 @@ class EventWorker:
                 for event in due:
                     if done and self._should_commit(started):
                         break
+                    if self._name_first(event):
+                        break
                     await self._dispatch(session, event.payload, now)
                     done.append(event)
                 self._more = len(done) < len(due) or len(due) == policy.event_batch
@@ -92,10 +107,29 @@ class EventWorker:
             self._more = True  # the rest of the round is still due
             return await self._process_alone(due[0] if due else None)
         for event in done:
+            self._deferred.discard(event.id)
             deps.metrics.events_processed.labels(event.type).inc()
         if done:
             deps.wake.outbox.set()
         return len(done)
+
+    def _name_first(self, event: DueEvent) -> bool:
+        """Stop the round before an event from a connected account whose name
+        we have not read: the next round reads it (outside a transaction),
+        then takes the event, so its alert names the account. Once per event:
+        a name Stripe will not give is no reason to hold the event back."""
+        account = payload_account(event.payload)
+        if account is None or event.id in self._deferred:
+            return False
+        if name_known(self.deps, account):
+            return False
+        if len(self._deferred) >= _DEFERRED_MAX:
+            # Events another instance took stay here: forget them now and
+            # then (the worst case is one more short wait for a name).
+            self._deferred.clear()
+        self._deferred.add(event.id)
+        self._wanted_names.add(account)
+        return True
 
     def _should_commit(self, started: float) -> bool:
         elapsed = time.perf_counter() - started

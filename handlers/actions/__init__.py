@@ -5,7 +5,7 @@ from __future__ import annotations
 from slack_bolt.async_app import AsyncApp
 
 from bot.deps import Deps
-from handlers.actions import disputes, fraud_warnings, refunds
+from handlers.actions import disputes, fraud_warnings, links, refunds
 
 
 def register(app: AsyncApp, deps: Deps) -> None:
@@ -13,3 +13,4 @@ def register(app: AsyncApp, deps: Deps) -> None:
     refunds.register(app, deps)
     disputes.register(app, deps)
     fraud_warnings.register(app, deps)
+    links.register(app, deps)

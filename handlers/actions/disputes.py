@@ -67,7 +67,9 @@ async def _ask(deps: Deps, answer: Answer, body: dict[str, Any]) -> None:
         if not await answer.allowed(deps, _user(body)):
             raise answer.refusal(deps.settings)
         row = disputes.refuse_unless_answerable(
-            await disputes.load(deps, dispute_id), dispute_id
+            await disputes.load(deps, dispute_id),
+            dispute_id,
+            key_live=deps.settings.stripe_live,
         )
     except Refused as refused:
         await _show_refusal(deps, body, answer.title, refused)
@@ -134,6 +136,7 @@ def register(app: AsyncApp, deps: Deps) -> None:
                 [(row, checklist(row.reason, row.stripe_evidence))],
                 EVIDENCE_FIELDS,
                 now=deps.clock.now(),
+                key_live=deps.settings.stripe_live,
             )
             await respond(text=text, blocks=card, replace_original=True)
 

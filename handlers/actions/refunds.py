@@ -102,10 +102,12 @@ def register(app: AsyncApp, deps: Deps) -> None:
         payment_id = inputs.payment_id(value.get("p"))
         currency = inputs.currency(value.get("c"))
         remaining = inputs.amount(value.get("r"))
+        account = inputs.account(value.get("a"))
         if (
             payment_id is None
             or currency is None
             or (value.get("r") is not None and remaining is None)
+            or (value.get("a") is not None and account is None)
         ):
             log.warning("a Refund… button without a usable value")
             await tell_user(deps, body, NOT_A_PAYMENT)
@@ -119,6 +121,7 @@ def register(app: AsyncApp, deps: Deps) -> None:
             "r": remaining,
             "ch": channel,
             "u": body.get("response_url"),
+            "a": account,
         }
         try:
             await client.views_open(

@@ -26,6 +26,8 @@ class CommandContext:
     trigger_id: str
     respond: AsyncRespond
     body: dict[str, Any]
+    # `--account acct_…` (Connect), for the sub-commands that take it.
+    account: str | None = None
 
     async def reply(
         self, text: str, blocks: list[dict[str, Any]] | None = None

@@ -10,6 +10,7 @@ from bot.blocks import escape
 from bot.blocks.customer import USAGE, customer_answer, malformed, not_found
 from bot.stripe_api import describe_error
 from bot.stripe_lookup import LookupKind, customer_lookup, parse_query
+from handlers.commands.connect import with_account
 
 if TYPE_CHECKING:
     from handlers.commands import CommandContext, Subcommands
@@ -34,7 +35,7 @@ async def run_customer(ctx: CommandContext) -> None:
         )
         return
     try:
-        lookup = await customer_lookup(ctx.deps, query)
+        lookup = await customer_lookup(ctx.deps, query, account=ctx.account)
     except stripe.StripeError as exc:
         await ctx.reply(
             f"Stripe did not give me the customer: {escape(describe_error(exc))}"
@@ -43,7 +44,7 @@ async def run_customer(ctx: CommandContext) -> None:
     if lookup.empty:
         await ctx.reply(not_found(query.value))
         return
-    text, blocks = customer_answer(lookup)
+    text, blocks = customer_answer(lookup, account=ctx.account)
     await ctx.reply(text, blocks)
 
 
@@ -51,7 +52,7 @@ def register(subcommands: Subcommands) -> None:
     """Add this module's sub-commands."""
     subcommands.add(
         "customer",
-        "customer <email | cus_… | pi_… | ch_…>",
+        "customer <email | cus_… | pi_… | ch_…> [--account acct_…]",
         "the customer, saved payment methods, recent payments, open disputes",
-        run_customer,
+        with_account(run_customer),
     )

@@ -10,6 +10,7 @@ import stripe
 from bot import disputes
 from bot.blocks import disputes as blocks
 from bot.evidence_fields import EVIDENCE_FIELDS, checklist
+from handlers.commands.connect import with_account
 
 if TYPE_CHECKING:
     from handlers.commands import CommandContext, Subcommands
@@ -24,7 +25,7 @@ async def dispute(ctx: CommandContext) -> None:
         await ctx.reply(blocks.LOOKUP_USAGE)
         return
     try:
-        rows = await disputes.lookup(ctx.deps, object_id)
+        rows = await disputes.lookup(ctx.deps, object_id, account=ctx.account)
     except stripe.InvalidRequestError as exc:
         if exc.code == "resource_missing":
             await ctx.reply(blocks.no_such_dispute(object_id))
@@ -42,6 +43,7 @@ async def dispute(ctx: CommandContext) -> None:
         [(row, checklist(row.reason, row.stripe_evidence)) for row in rows],
         EVIDENCE_FIELDS,
         now=now,
+        key_live=ctx.deps.settings.stripe_live,
     )
     await ctx.reply(text, reply)
 
@@ -63,10 +65,10 @@ def register(subcommands: Subcommands) -> None:
     """Add this module's sub-commands."""
     subcommands.add(
         "dispute",
-        "dispute <dp_… | ch_… | pi_…>",
+        "dispute <dp_… | ch_… | pi_…> [--account acct_…]",
         "a dispute: deadline, evidence so far, and buttons to edit evidence, "
         "submit it, or accept the dispute",
-        dispute,
+        with_account(dispute),
     )
     subcommands.add(
         "disputes",

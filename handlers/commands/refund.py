@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 import stripe
@@ -17,6 +18,7 @@ from bot.refunds import parse_refund_args, request_refund
 from bot.refusals import Refused
 from bot.stripe_api import describe_error
 from bot.stripe_lookup import LookupKind, parse_query, refunds_lookup
+from handlers.commands.connect import with_account
 
 if TYPE_CHECKING:
     from handlers.commands import CommandContext, Subcommands
@@ -27,7 +29,7 @@ _KINDS: frozenset[LookupKind] = frozenset({"payment_intent", "charge", "refund"}
 async def run_refund(ctx: CommandContext) -> None:
     """Check the payment, then ask the approvers; nothing is refunded yet."""
     try:
-        args = parse_refund_args(ctx.args)
+        args = replace(parse_refund_args(ctx.args), account=ctx.account)
         answer = await request_refund(
             ctx.deps, user_id=ctx.user_id, channel_id=ctx.channel_id, args=args
         )
@@ -44,14 +46,14 @@ async def run_refunds(ctx: CommandContext) -> None:
         await ctx.reply(refunds_malformed(ctx.args))
         return
     try:
-        found = await refunds_lookup(ctx.deps, query)
+        found = await refunds_lookup(ctx.deps, query, account=ctx.account)
     except stripe.StripeError as exc:
         await ctx.reply(refunds_unreadable(describe_error(exc)))
         return
     if found is None:
         await ctx.reply(refunds_not_found(query.value))
         return
-    text, blocks = refunds_answer(found)
+    text, blocks = refunds_answer(found, account=ctx.account)
     await ctx.reply(text, blocks)
 
 
@@ -59,14 +61,14 @@ def register(subcommands: Subcommands) -> None:
     """Add this module's sub-commands."""
     subcommands.add(
         "refund",
-        "refund <pi_… | ch_…> [amount] [reason]",
+        "refund <pi_… | ch_…> [amount] [reason] [--account acct_…]",
         "ask a manager to approve a refund (amount in the payment's currency; "
         "empty: all that is left)",
-        run_refund,
+        with_account(run_refund),
     )
     subcommands.add(
         "refunds",
-        "refunds <pi_… | ch_… | re_…>",
+        "refunds <pi_… | ch_… | re_…> [--account acct_…]",
         "refunds with their status and the ARN for the customer's bank",
-        run_refunds,
+        with_account(run_refunds),
     )

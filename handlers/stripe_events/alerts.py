@@ -5,8 +5,10 @@ from __future__ import annotations
 
 from bot.alert_rules import Rule
 from bot.blocks.alert_rules import with_mention
-from bot.blocks.alerts import build_alert
+from bot.blocks.alerts import Alert, build_alert
+from bot.connect import cached_name
 from bot.event_router import EventContext
+from bot.stripe_shapes import event_account
 from storage import alert_counts, outbox
 
 
@@ -24,6 +26,17 @@ async def take_rule(ctx: EventContext) -> Rule | None:
     return rule
 
 
+def alert_for(ctx: EventContext) -> Alert | None:
+    """The event's alert, saying when the bot's key cannot act on it and
+    naming its connected account (by the name read before the round)."""
+    return build_alert(
+        ctx.event,
+        now=ctx.now,
+        key_live=ctx.deps.settings.stripe_live,
+        account_name=cached_name(ctx.deps, event_account(ctx.event)),
+    )
+
+
 async def send_alert(ctx: EventContext, *, in_digest: bool = True) -> None:
     """Queue the event's alert as its rule says; at most one per event,
     however often it runs.
@@ -39,7 +52,7 @@ async def queue_alert(
 ) -> None:
     """Queue the event's alert: not at all under a mute rule, else in the
     rule's channel (or the group's) with the rule's mentions."""
-    alert = build_alert(ctx.event, now=ctx.now)
+    alert = alert_for(ctx)
     if alert is None or (rule is not None and rule.mute):
         return
     text, blocks = alert.text, alert.blocks

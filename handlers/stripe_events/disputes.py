@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from bot import disputes
 from bot.blocks.alert_rules import with_mention
-from bot.blocks.alerts import build_alert
+from bot.connect import cached_name
 from bot.event_router import EventContext
-from handlers.stripe_events.alerts import alert_key, queue_alert, take_rule
+from bot.stripe_shapes import event_account
+from handlers.stripe_events.alerts import alert_for, alert_key, queue_alert, take_rule
 from handlers.stripe_events.fraud_warnings import charge_disputed
 
 # After the card, a dispute's events reply in its thread (the card itself is
@@ -51,13 +52,14 @@ async def dispute_changed(ctx: EventContext) -> None:
         now=ctx.now,
         channel=rule.channel if rule else None,
         mention=rule.mention if rule else (),
+        account_name=cached_name(ctx.deps, event_account(ctx.event)),
     )
     if applied.row.alert_key == key:
         return  # this event's alert is the card itself
     if rule is not None and rule.mute:
         return
     # A `created` too, when reconcile or an earlier event posted the card.
-    alert = build_alert(ctx.event, now=ctx.now)
+    alert = alert_for(ctx)
     if alert is None:
         return
     text, layout = with_mention(alert.text, alert.blocks, rule.mention if rule else ())

@@ -13,9 +13,10 @@ from slack_bolt.async_app import AsyncAck, AsyncApp
 
 from bot import disputes
 from bot.blocks import disputes as blocks
+from bot.blocks.modes import mode_mismatch
 from bot.blocks.refusals import refusal_text
 from bot.deps import Deps
-from bot.dispute_refusals import cannot_answer
+from bot.dispute_refusals import OtherMode, cannot_answer
 from bot.evidence_fields import EVIDENCE_FIELDS, FILE_FIELDS, checklist, modal_fields
 from bot.evidence_files import (
     EvidenceFileError,
@@ -109,6 +110,14 @@ async def _confirm(
         refused = answer.refusal(deps.settings)
         await ack(response_action="update", view=_refusal_modal(title, refused))
         return
+    found = await disputes.load(deps, dispute_id)
+    if found is not None and mode_mismatch(
+        found.livemode, key_live=deps.settings.stripe_live
+    ):
+        # Before the claim: a claim the key cannot send would stay claimed.
+        refused = OtherMode(found)
+        await ack(response_action="update", view=_refusal_modal(title, refused))
+        return
     if not await answer.claim(deps, dispute_id=dispute_id, user_id=user):
         refused = cannot_answer(dispute_id, await disputes.load(deps, dispute_id))
         await ack(response_action="update", view=_refusal_modal(title, refused))
@@ -179,7 +188,9 @@ def register(app: AsyncApp, deps: Deps) -> None:
             return
         try:
             row = disputes.refuse_unless_answerable(
-                await disputes.load(deps, dispute_id), dispute_id
+                await disputes.load(deps, dispute_id),
+                dispute_id,
+                key_live=deps.settings.stripe_live,
             )
         except Refused as not_now:
             await ack(response_action="update", view=_refusal_modal(title, not_now))

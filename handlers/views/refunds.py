@@ -63,6 +63,9 @@ def _request_meta(view: dict[str, Any]) -> dict[str, Any] | None:
         return None
     if left is not None and inputs.amount(left) is None:
         return None
+    account = inputs.account(meta.get("a"))
+    if meta.get("a") is not None and account is None:
+        return None
     channel, url = meta.get("ch"), meta.get("u")
     return {
         "p": payment_id,
@@ -70,6 +73,7 @@ def _request_meta(view: dict[str, Any]) -> dict[str, Any] | None:
         "r": left,
         "ch": channel if isinstance(channel, str) else None,
         "u": url if isinstance(url, str) else None,
+        "a": account,
     }
 
 
@@ -111,6 +115,7 @@ def request_form(
         amount_text=amount_text,
         reason=reason,
         note=_value(view, NOTE_INPUT),
+        account=inputs.account(meta.get("a")),
     )
     return args, errors
 

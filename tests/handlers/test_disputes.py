@@ -14,6 +14,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy import select
 from sqlmodel import col
 
+from bot.blocks import OPEN_IN_STRIPE_ACTION
 from bot.blocks import disputes as blocks
 from bot.deps import Deps
 from handlers.jobs import disputes as dispute_jobs
@@ -164,6 +165,8 @@ def action_ids(message: Json) -> list[str]:
         for block in message.get("blocks") or []
         if block.get("type") == "actions"
         for element in block["elements"]
+        # The *Open in Stripe* link acts on nothing: only buttons that do count.
+        if element["action_id"] != OPEN_IN_STRIPE_ACTION
     ]
 
 

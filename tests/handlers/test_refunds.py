@@ -12,6 +12,7 @@ import asyncpg
 import pytest
 from sqlalchemy import update
 
+from bot.blocks import OPEN_IN_STRIPE_ACTION
 from bot.blocks.refunds import (
     APPROVE_ACTION,
     DENY_ACTION,
@@ -134,7 +135,11 @@ async def test_a_request_goes_to_the_approvals_channel_and_refunds_nothing(
         if block["type"] == "actions"
         for element in block["elements"]
     ]
-    assert [b["action_id"] for b in buttons] == [APPROVE_ACTION, DENY_ACTION]
+    assert [b["action_id"] for b in buttons] == [
+        APPROVE_ACTION,
+        DENY_ACTION,
+        OPEN_IN_STRIPE_ACTION,
+    ]
     assert fake_stripe.requests_to("POST", "/v1/refunds") == []
     assert await audit_actions(deps, row.id or 0) == [("U_AGENT", "refund.requested")]
     assert refunds_counted(deps, "requested") == 1
@@ -332,7 +337,13 @@ async def test_a_manager_approves_and_stripe_refunds_once(
     assert updated["ts"] == message["ts"]
     assert "<@U_MANAGER>" in text_of(updated)
     assert "succeeded" in text_of(updated)
-    assert not any(b["type"] == "actions" for b in updated["blocks"])
+    # Decided: only the link to the payment is left, no button that acts.
+    assert [
+        e["action_id"]
+        for b in updated["blocks"]
+        if b["type"] == "actions"
+        for e in b["elements"]
+    ] == [OPEN_IN_STRIPE_ACTION]
     dm = await message_saying(fake_slack, "U_AGENT", refund["id"])
     assert "approved by <@U_MANAGER>" in dm["text"]
     assert await audit_actions(deps, request_id) == [

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from bot import stripe_shapes as shapes
-from bot.blocks import date_token, escape, time_left
+from bot.blocks import Place, date_token, escape, time_left
 from bot.blocks.alerts.draft import (
     Draft,
     add_changes,
@@ -21,7 +21,7 @@ _CLOSED_DISPUTE_STATUSES = shapes.DISPUTE_CLOSED | {"charge_refunded"}
 
 
 def draft_early_fraud_warning(
-    event_type: str, obj: dict[str, Any], ev: dict[str, Any], live: bool, now: float
+    event_type: str, obj: dict[str, Any], ev: dict[str, Any], where: Place, now: float
 ) -> Draft:
     charge = obj.get("charge")
     draft = Draft(
@@ -41,12 +41,12 @@ def draft_early_fraud_warning(
     elif actionable is False:
         draft.fact("Actionable", "no")
     if isinstance(charge, dict):
-        add_people(draft, charge, live)
+        add_people(draft, charge, where)
     return draft
 
 
 def draft_dispute(
-    event_type: str, obj: dict[str, Any], ev: dict[str, Any], live: bool, now: float
+    event_type: str, obj: dict[str, Any], ev: dict[str, Any], where: Place, now: float
 ) -> Draft:
     dispute_id = as_str(obj.get("id")) or "unknown dispute"
     status = as_str(obj.get("status")) or ""
@@ -90,7 +90,7 @@ def draft_dispute(
     if status not in _CLOSED_DISPUTE_STATUSES:
         _add_deadline(draft, obj, now)
     if isinstance(charge, dict):
-        add_people(draft, charge, live)
+        add_people(draft, charge, where)
     add_common_details(draft, obj)
     return draft
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from bot import stripe_shapes as shapes
-from bot.blocks import clip, dashboard_url, escape, link, one_line
+from bot.blocks import Place, clip, escape, one_line
 from bot.money import format_amount
 from bot.stripe_shapes import as_dict, as_int, as_str, expandable_id
 
@@ -111,10 +111,10 @@ def as_words(code: object) -> str | None:
     return escape(text.replace("_", " ")) if text else None
 
 
-def id_link(object_id: str | None, livemode: bool) -> str | None:
+def id_link(object_id: str | None, where: Place) -> str | None:
     if object_id is None:
         return None
-    return link(dashboard_url(object_id, livemode=livemode), object_id)
+    return where.link(object_id)
 
 
 def code_span(object_id: str) -> str:
@@ -124,10 +124,10 @@ def code_span(object_id: str) -> str:
 # --- facts shared by several object types -------------------------------------
 
 
-def add_people(draft: Draft, obj: dict[str, Any], livemode: bool) -> None:
+def add_people(draft: Draft, obj: dict[str, Any], where: Place) -> None:
     """Customer ID and the payer's name/email, from a charge (of any API
     version) or PaymentIntent."""
-    draft.fact("Customer", id_link(expandable_id(obj.get("customer")), livemode))
+    draft.fact("Customer", id_link(expandable_id(obj.get("customer")), where))
     payer = shapes.charge_payer(obj)
     draft.fact("Name", clip(payer.name, 200) if payer.name else None)
     draft.fact("Email", clip(payer.email, 200) if payer.email else None)
@@ -204,5 +204,5 @@ def failure_text(message: object, code: object) -> str | None:
     return " ".join(parts) if parts else None
 
 
-# (event type, object, event, livemode, now) -> what the alert says
-Builder = Callable[[str, dict[str, Any], dict[str, Any], bool, float], Draft]
+# (event type, object, event, where it lives, now) -> what the alert says
+Builder = Callable[[str, dict[str, Any], dict[str, Any], Place, float], Draft]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from bot import stripe_shapes as shapes
-from bot.blocks import clip, one_line
+from bot.blocks import Place, clip, one_line
 from bot.blocks.alerts.draft import (
     FREE_TEXT_MAX,
     Draft,
@@ -21,7 +21,7 @@ from bot.stripe_shapes import as_dict, as_str, expandable_id
 
 
 def draft_charge(
-    event_type: str, obj: dict[str, Any], ev: dict[str, Any], live: bool, now: float
+    event_type: str, obj: dict[str, Any], ev: dict[str, Any], where: Place, now: float
 ) -> Draft:
     charge_id = as_str(obj.get("id")) or "unknown charge"
     if event_type == "charge.refunded":
@@ -37,7 +37,7 @@ def draft_charge(
         refund_ids = shapes.charge_refund_ids(obj)
         draft.fact(
             "Refunds",
-            " ".join(filter(None, (id_link(r, live) for r in refund_ids[:5]))),
+            " ".join(filter(None, (id_link(r, where) for r in refund_ids[:5]))),
         )
     elif event_type == "charge.failed":
         draft = Draft(":x:", "Payment failed", "charge", charge_id, amount_text(obj))
@@ -59,14 +59,14 @@ def draft_charge(
         )
     draft.payment_intent_id = expandable_id(obj.get("payment_intent"))
     draft.fact("Status", as_words(obj.get("status")))
-    add_people(draft, obj, live)
+    add_people(draft, obj, where)
     add_card(draft, shapes.charge_card(obj))
     add_common_details(draft, obj)
     return draft
 
 
 def draft_payment_intent(
-    event_type: str, obj: dict[str, Any], ev: dict[str, Any], live: bool, now: float
+    event_type: str, obj: dict[str, Any], ev: dict[str, Any], where: Place, now: float
 ) -> Draft:
     pi_id = as_str(obj.get("id")) or "unknown PaymentIntent"
     error = as_dict(obj.get("last_payment_error"))
@@ -109,7 +109,7 @@ def draft_payment_intent(
         "customer": obj.get("customer"),
         "receipt_email": obj.get("receipt_email") or payer.get("receipt_email"),
     }
-    add_people(draft, people, live)
+    add_people(draft, people, where)
     add_card(
         draft,
         shapes.charge_card(charge)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from bot import stripe_shapes as shapes
-from bot.blocks import clip, date_token, escape
+from bot.blocks import Place, clip, date_token, escape
 from bot.blocks.alerts.draft import (
     Draft,
     add_common_details,
@@ -17,7 +17,7 @@ from bot.stripe_shapes import as_int, as_str
 
 
 def draft_payout(
-    event_type: str, obj: dict[str, Any], ev: dict[str, Any], live: bool, now: float
+    event_type: str, obj: dict[str, Any], ev: dict[str, Any], where: Place, now: float
 ) -> Draft:
     payout_id = as_str(obj.get("id")) or "unknown payout"
     if event_type == "payout.failed":

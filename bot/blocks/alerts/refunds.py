@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from bot import stripe_shapes as shapes
-from bot.blocks import escape
+from bot.blocks import Place, escape
 from bot.blocks.alerts.draft import (
     Draft,
     add_changes,
@@ -19,7 +19,7 @@ from bot.stripe_shapes import as_dict, as_str
 
 
 def draft_refund(
-    event_type: str, obj: dict[str, Any], ev: dict[str, Any], live: bool, now: float
+    event_type: str, obj: dict[str, Any], ev: dict[str, Any], where: Place, now: float
 ) -> Draft:
     refund_id = as_str(obj.get("id")) or "unknown refund"
     status = as_str(obj.get("status"))
@@ -54,6 +54,6 @@ def draft_refund(
     )
     draft.fact("ARN", f"`{escape(arn)}`" if arn else None)
     if isinstance(charge, dict):
-        add_people(draft, charge, live)
+        add_people(draft, charge, where)
     add_common_details(draft, obj)
     return draft

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from bot import disputes
-from bot.blocks import MESSAGE_BLOCKS_MAX
+from bot.blocks import MESSAGE_BLOCKS_MAX, OPEN_IN_STRIPE_ACTION
 from bot.blocks import disputes as blocks
 from storage.dispute_reminders import ReminderCandidate
 from storage.models import Dispute
@@ -42,6 +42,8 @@ def action_ids(card_blocks: list[dict[str, Any]]) -> list[str]:
         for b in card_blocks
         if b["type"] == "actions"
         for e in b["elements"]
+        # The *Open in Stripe* link acts on nothing: only buttons that do count.
+        if e["action_id"] != OPEN_IN_STRIPE_ACTION
     ]
 
 
