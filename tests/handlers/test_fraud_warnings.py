@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from bot import fraud_warnings
+from bot.blocks import OPEN_IN_STRIPE_ACTION
 from bot.blocks.fraud_warnings import EFW_REFUND_ACTION, refund_offer
 from bot.blocks.refunds import APPROVE_ACTION
 from bot.deps import Deps
@@ -46,12 +47,15 @@ def paid(fake_stripe: FakeStripe, amount: int = 2000) -> Json:
 
 
 def buttons(message: Json) -> list[str]:
-    return [
-        element["action_id"]
+    """The buttons that act; every alert also links to the Dashboard."""
+    found = [
+        element
         for block in message.get("blocks") or []
         if block["type"] == "actions"
         for element in block["elements"]
     ]
+    assert any(e["action_id"] == OPEN_IN_STRIPE_ACTION for e in found)
+    return [e["action_id"] for e in found if e["action_id"] != OPEN_IN_STRIPE_ACTION]
 
 
 async def warned(
