@@ -163,22 +163,32 @@ async def test_each_kind_of_object_unfurls_into_a_preview(
 async def test_live_and_connect_links_unfurl_with_the_connected_account(
     client: Client, fake_slack: FakeSlack, fake_stripe: FakeStripe, deps: Deps
 ) -> None:
-    objects = seed(fake_stripe)
-    pi = objects["pi"]["id"]
+    platform_pi = seed(fake_stripe)["pi"]["id"]
+    account = fake_stripe.add_connected_account(name="Connected Shop")["id"]
+    with fake_stripe.on_account(account):
+        shopper = fake_stripe.add_customer(email="sam@example.com", name="Sam")
+        pi, _ = fake_stripe.add_payment(
+            customer_id=shopper["id"], amount=1200, currency="eur"
+        )
     urls = [
-        f"https://dashboard.stripe.com/payments/{pi}",
-        f"https://dashboard.stripe.com/acct_1Conn/payments/{pi}",
-        f"https://dashboard.stripe.com/acct_1Conn/test/payments/{pi}?status=ok#x",
-        f"https://dashboard.stripe.com/test/acct_1Conn/payments/{pi}",
+        f"https://dashboard.stripe.com/payments/{platform_pi}",
+        f"https://dashboard.stripe.com/{account}/payments/{pi['id']}",
+        f"https://dashboard.stripe.com/{account}/test/payments/{pi['id']}?status=ok#x",
+        f"https://dashboard.stripe.com/test/{account}/payments/{pi['id']}",
     ]
     await post_signed(client, link_shared(urls))
     (call,) = await unfurled(fake_slack)
     assert sorted(call["unfurls"]) == sorted(urls)
-    reads = fake_stripe.requests_to("GET", f"/v1/payment_intents/{pi}")
-    accounts = sorted(r.headers.get("Stripe-Account", "") for r in reads)
-    assert accounts == ["", "acct_1Conn", "acct_1Conn", "acct_1Conn"]
-    assert "acct_1Conn" in shown(call["unfurls"][urls[1]])
-    assert "acct_1Conn" not in shown(call["unfurls"][urls[0]])
+    platform_reads = fake_stripe.requests_to(
+        "GET", f"/v1/payment_intents/{platform_pi}"
+    )
+    assert [r.headers.get("Stripe-Account") for r in platform_reads] == [None]
+    # The connected account's payment is read in its account, each time.
+    reads = fake_stripe.requests_to("GET", f"/v1/payment_intents/{pi['id']}")
+    assert [r.headers.get("Stripe-Account") for r in reads] == [account] * 3
+    assert account in shown(call["unfurls"][urls[1]])
+    assert "12.00" in shown(call["unfurls"][urls[1]])
+    assert account not in shown(call["unfurls"][urls[0]])
 
 
 async def test_an_outsider_gets_no_preview_and_stripe_is_not_asked(
