@@ -10,7 +10,9 @@ refund on the charge sends the warning back to be checked.
 
 The button starts the usual request (`bot.refunds.request_refund`: all that
 is left, reason `fraudulent`, a manager approves), which checks the payment
-with Stripe again, as approval does before the refund is made.
+with Stripe again, as approval does before the refund is made. A Connect
+warning's charge is read, requested and refunded in its connected account
+(Stripe-Account on every call).
 """
 
 from __future__ import annotations
@@ -154,11 +156,10 @@ def closed_why(payment: Payment | None, *, actionable: bool) -> str | None:
 async def _verdict(deps: Deps, row: FraudWarning) -> str | None:
     """Why the warning offers no refund, from its charge in Stripe; None: it
     does. Raises stripe.StripeError when Stripe could not say."""
-    if row.account is not None:
-        # The charge lives in a connected account: read (and refunded) only
-        # with Stripe-Account, which the refund request flow does not send.
-        return "connected_account"
-    payment = await fetch_payment(deps, row.charge_id, with_customer=False)
+    # A connected account's charge is found only with its Stripe-Account.
+    payment = await fetch_payment(
+        deps, row.charge_id, with_customer=False, account=row.account
+    )
     return closed_why(payment, actionable=row.actionable)
 
 
@@ -228,6 +229,8 @@ async def request_from_warning(
         payment_id=row.charge_id,
         reason="fraudulent",
         note=f"Early fraud warning {warning_id}",
+        # The request, its approval and its refund stay in the charge's account.
+        account=row.account,
     )
     try:
         return await request_refund(

@@ -32,10 +32,6 @@ CLOSED_WORDS: dict[str, str] = {
         "Stripe does not give this key the charge (deleted, or in the other "
         "mode): no refund offered from here."
     ),
-    "connected_account": (
-        "The charge is a connected account's: refund it from the Dashboard; "
-        "stripe-ops offers no refund for it here."
-    ),
 }
 
 

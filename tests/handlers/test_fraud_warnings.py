@@ -14,6 +14,7 @@ from bot.blocks import OPEN_IN_STRIPE_ACTION
 from bot.blocks.fraud_warnings import EFW_REFUND_ACTION, refund_offer
 from bot.blocks.refunds import APPROVE_ACTION
 from bot.deps import Deps
+from handlers.jobs.refunds import retry_approved
 from simulators.slack import FakeSlack
 from simulators.stripe import FakeStripe
 from tests.conftest import ManualClock
@@ -70,7 +71,10 @@ async def warned(
 ) -> tuple[Json, Json]:
     """An early fraud warning on the charge, delivered and checked with
     Stripe; (the warning, its alert as Slack shows it after the check)."""
-    warning = fake_stripe.add_early_fraud_warning(charge["id"], actionable=actionable)
+    with fake_stripe.on_account(account):  # the charge's account
+        warning = fake_stripe.add_early_fraud_warning(
+            charge["id"], actionable=actionable
+        )
     evt = event("radar.early_fraud_warning.created", copy.deepcopy(warning))
     if account is not None:
         evt["account"] = account  # a Connect event
@@ -175,17 +179,69 @@ async def test_a_warning_stripe_marks_not_actionable_offers_nothing(
     assert "not actionable" in text_of(alert)
 
 
-async def test_a_connected_accounts_warning_offers_nothing_here(
-    client: Client, fake_slack: FakeSlack, fake_stripe: FakeStripe, deps: Deps
+@pytest.mark.parametrize("clock", [ManualClock()])
+async def test_a_connected_accounts_warning_is_refunded_in_its_account(
+    client: Client,
+    fake_slack: FakeSlack,
+    fake_stripe: FakeStripe,
+    deps: Deps,
+    clock: ManualClock,
 ) -> None:
-    charge = paid(fake_stripe)
-    _, alert = await warned(
-        client, fake_slack, fake_stripe, deps, charge, account="acct_1Conn"
+    account = str(fake_stripe.add_connected_account(name="Bob's Bikes")["id"])
+    with fake_stripe.on_account(account):
+        charge = paid(fake_stripe)
+    warning, alert = await warned(
+        client, fake_slack, fake_stripe, deps, charge, account=account
     )
-    assert buttons(alert) == []
-    assert "connected account" in text_of(alert)
-    # Not asked for without Stripe-Account, where it would not be found.
-    assert fake_stripe.requests_to("GET", f"/v1/charges/{charge['id']}") == []
+    assert buttons(alert) == [EFW_REFUND_ACTION]
+    assert "Connected account *Bob's Bikes*" in text_of(alert)
+
+    answer = await press_refund(client, fake_slack, warning)
+    assert "waiting for a manager" in answer
+    row = await only_request(deps)
+    assert (row.account, row.amount, row.reason) == (account, 2000, "fraudulent")
+    message = await approval_message(fake_slack, row.id or 0)
+    assert "Connected account *Bob's Bikes*" in text_of(message)
+
+    # Stripe refunds, but the answer is lost: the retry looks for the refund
+    # (by the request in its metadata) in the connected account, and finds it.
+    fake_stripe.fail_next(
+        "POST", "/v1/refunds", status=500, after_execute=True, should_retry=False
+    )
+    await click(
+        client,
+        fake_slack,
+        action_id=APPROVE_ACTION,
+        value=str(row.id),
+        user_id="U_MANAGER",
+    )
+    await eventually(
+        lambda: "Stripe did not answer" in text_of(message), what="the lost answer"
+    )
+    clock.advance(3600)
+    await retry_approved(deps)
+    done = await status_becomes(deps, row.id or 0, "succeeded")
+    (made,) = fake_stripe.requests_to("POST", "/v1/refunds")
+    assert (made.params["charge"], made.params["amount"]) == (charge["id"], "2000")
+    with fake_stripe.on_account(account):
+        assert fake_stripe.object(done.refund_id or "")["charge"] == charge["id"]
+
+    about = [
+        r
+        for r in fake_stripe.requests
+        if charge["id"] in r.path + json.dumps(r.params)
+        or charge["payment_intent"] in r.path + json.dumps(r.params)
+        or r.path == "/v1/refunds"
+    ]
+    # The check, the request's lookup, the re-check before refunding, the
+    # refund, the listing: every one in the connected account.
+    assert {(r.method, r.path.split("/")[2]) for r in about} >= {
+        ("GET", "charges"),
+        ("POST", "refunds"),
+        ("GET", "refunds"),
+    }
+    assert len(fake_stripe.requests_to("GET", f"/v1/charges/{charge['id']}")) >= 3
+    assert [r.stripe_account for r in about] == [account] * len(about)
 
 
 async def test_the_button_goes_once_the_charge_is_disputed(
