@@ -28,6 +28,10 @@ CLOSED_WORDS: dict[str, str] = {
         "Stripe marks this warning not actionable: no refund offered from here."
     ),
     "not_succeeded": "The payment did not succeed: there is nothing to refund.",
+    "other_mode": (
+        "stripe-ops runs with a key of the other mode (test or live), which "
+        "cannot act on this warning: no refund offered from here."
+    ),
     "gone": (
         "Stripe does not give this key the charge (deleted, or in the other "
         "mode): no refund offered from here."

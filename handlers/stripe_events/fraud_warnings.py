@@ -20,6 +20,7 @@ async def warning_created(ctx: EventContext) -> None:
         livemode=ctx.event.get("livemode") is True,
         # Validated: it goes out as Stripe-Account on every call about the charge.
         account=event_account(ctx.event),
+        key_live=ctx.deps.settings.stripe_live,
         now=ctx.now,
     )
 
