@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 
 from bot import fraud_warnings
-from bot.blocks import OPEN_IN_STRIPE_ACTION
-from bot.blocks.fraud_warnings import EFW_REFUND_ACTION, refund_offer
+from bot.blocks import OPEN_IN_STRIPE_ACTION, open_in_stripe
+from bot.blocks.fraud_warnings import EFW_REFUND_ACTION, refund_offer, with_offer
 from bot.blocks.refunds import APPROVE_ACTION
 from bot.deps import Deps
 from handlers.jobs.refunds import retry_approved
@@ -110,6 +110,12 @@ async def test_an_actionable_warning_offers_a_refund_a_manager_approves(
     warning, alert = await warned(client, fake_slack, fake_stripe, deps, charge)
     assert buttons(alert) == [EFW_REFUND_ACTION]
     assert "made with stolen card" in text_of(alert).lower()
+    # One row of buttons: Refund… beside Open in Stripe, as on other messages.
+    (row_of_buttons,) = [b for b in alert["blocks"] if b["type"] == "actions"]
+    assert [e["action_id"] for e in row_of_buttons["elements"]] == [
+        EFW_REFUND_ACTION,
+        OPEN_IN_STRIPE_ACTION,
+    ]
 
     answer = await press_refund(client, fake_slack, warning)
     assert "waiting for a manager" in answer
@@ -390,3 +396,23 @@ def test_the_offer_confirms_what_a_click_asks_for() -> None:
     shown = json.dumps(button["confirm"])
     assert "fraudulent" in shown
     assert "<!channel>" not in shown
+
+
+def test_an_offer_edited_away_leaves_the_link_and_says_why() -> None:
+    posted = [open_in_stripe("https://dashboard.stripe.com/test/payments/ch_1")]
+    offered = with_offer(
+        posted, warning_id="issfr_1", charge_id="ch_1", closed_why=None
+    )
+    assert [e["action_id"] for e in offered[-1]["elements"]] == [
+        EFW_REFUND_ACTION,
+        OPEN_IN_STRIPE_ACTION,
+    ]
+    # Edited from blocks that carried the button (never twice, never left).
+    again = with_offer(offered, warning_id="issfr_1", charge_id="ch_1", closed_why=None)
+    assert again == offered
+    closed = with_offer(
+        offered, warning_id="issfr_1", charge_id="ch_1", closed_why="disputed"
+    )
+    line, links = closed
+    assert "the charge is disputed" in json.dumps(line)
+    assert [e["action_id"] for e in links["elements"]] == [OPEN_IN_STRIPE_ACTION]
