@@ -250,21 +250,30 @@ async def test_a_connected_accounts_warning_is_refunded_in_its_account(
     assert [r.stripe_account for r in about] == [account] * len(about)
 
 
-async def test_a_live_warning_with_a_test_key_offers_nothing_and_says_why(
-    client: Client, fake_slack: FakeSlack, fake_stripe: FakeStripe, deps: Deps
+@pytest.mark.parametrize(
+    ("settings_overrides", "livemode"),
+    [({}, True), ({"STRIPE_API_KEY": "sk_live_fake"}, False)],
+    ids=["live-warning-test-key", "test-warning-live-key"],
+)
+async def test_a_warning_in_the_other_mode_than_the_key_offers_nothing_and_says_why(
+    client: Client,
+    fake_slack: FakeSlack,
+    fake_stripe: FakeStripe,
+    deps: Deps,
+    livemode: bool,
 ) -> None:
+    mode, key = ("live", "test") if livemode else ("test", "live")
     charge = paid(fake_stripe)
     warning = fake_stripe.add_early_fraud_warning(charge["id"])
     evt = event(
         "radar.early_fraud_warning.created",
-        {**copy.deepcopy(warning), "livemode": True},
-        livemode=True,
+        {**copy.deepcopy(warning), "livemode": livemode},
+        livemode=livemode,
     )
     await deliver(client, evt)
     alert = await message_saying(fake_slack, DISPUTES, warning["id"])
     said = text_of(alert)
-    assert "*live-mode* object, and stripe-ops runs with a test-mode key" in said
-    assert "Test mode" not in said
+    assert f"*{mode}-mode* object, and stripe-ops runs with a {key}-mode key" in said
 
     # Nothing to check with a key that cannot see the charge: no offer, ever.
     await fraud_warnings.check_warnings(deps)
@@ -274,8 +283,9 @@ async def test_a_live_warning_with_a_test_key_offers_nothing_and_says_why(
 
     # A forged click (or one from before a key change) is refused too.
     answer = await press_refund(client, fake_slack, warning)
-    assert "live-mode warning and stripe-ops runs with a test-mode key" in answer
-    assert f"dashboard.stripe.com/payments/{charge['id']}" in answer
+    assert f"{mode}-mode warning and stripe-ops runs with a {key}-mode key" in answer
+    test = "" if livemode else "test/"
+    assert f"dashboard.stripe.com/{test}payments/{charge['id']}" in answer
     assert await requests(deps) == []
     assert fake_stripe.requests == []
 
