@@ -10,7 +10,9 @@ refund on the charge sends the warning back to be checked.
 
 The button starts the usual request (`bot.refunds.request_refund`: all that
 is left, reason `fraudulent`, a manager approves), which checks the payment
-with Stripe again, as approval does before the refund is made.
+with Stripe again, as approval does before the refund is made. A Connect
+warning's charge is read, requested and refunded in its connected account
+(Stripe-Account on every call).
 """
 
 from __future__ import annotations
@@ -23,12 +25,14 @@ import stripe
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.blocks.fraud_warnings import with_offer
+from bot.blocks.modes import mode_mismatch
 from bot.deps import Deps
 from bot.refund_refusals import (
     Disputed,
     FullyRefunded,
     NoSuchPayment,
     NotSucceeded,
+    WarningInOtherMode,
     WarningNotOffered,
 )
 from bot.refunds.asking import RefundArgs, request_refund
@@ -56,9 +60,11 @@ async def note_warning(
     alert_key: str,
     livemode: bool,
     account: str | None,
+    key_live: bool | None,
     now: float,
 ) -> bool:
-    """Remember a new warning's alert, to be checked with Stripe."""
+    """Remember a new warning's alert, to be checked with Stripe; one in the
+    other mode than the key is closed at once (its alert says so already)."""
     warning_id = as_str(obj.get("id"))
     charge_id = expandable_id(obj.get("charge"))
     if not warning_id or not charge_id:
@@ -75,6 +81,9 @@ async def note_warning(
         alert_key=alert_key,
         event_id=event_id,
         now=now,
+        # The key can neither read nor refund the charge: nothing to check, and
+        # the alert, like every mismatched one, already says why it has no button.
+        closed_why="other_mode" if mode_mismatch(livemode, key_live=key_live) else None,
     )
 
 
@@ -154,11 +163,12 @@ def closed_why(payment: Payment | None, *, actionable: bool) -> str | None:
 async def _verdict(deps: Deps, row: FraudWarning) -> str | None:
     """Why the warning offers no refund, from its charge in Stripe; None: it
     does. Raises stripe.StripeError when Stripe could not say."""
-    if row.account is not None:
-        # The charge lives in a connected account: read (and refunded) only
-        # with Stripe-Account, which the refund request flow does not send.
-        return "connected_account"
-    payment = await fetch_payment(deps, row.charge_id, with_customer=False)
+    if mode_mismatch(row.livemode, key_live=deps.settings.stripe_live):
+        return "other_mode"  # noted under another key: this one cannot look
+    # A connected account's charge is found only with its Stripe-Account.
+    payment = await fetch_payment(
+        deps, row.charge_id, with_customer=False, account=row.account
+    )
     return closed_why(payment, actionable=row.actionable)
 
 
@@ -222,12 +232,16 @@ async def request_from_warning(
         row = await store.get(session, warning_id=warning_id)
     if row is None:
         raise WarningNotOffered(warning_id, None)
+    if mode_mismatch(row.livemode, key_live=deps.settings.stripe_live):
+        raise WarningInOtherMode(warning_id, row.charge_id, row.livemode, row.account)
     if row.state == CLOSED:
         raise WarningNotOffered(warning_id, row.closed_why)
     args = RefundArgs(
         payment_id=row.charge_id,
         reason="fraudulent",
         note=f"Early fraud warning {warning_id}",
+        # The request, its approval and its refund stay in the charge's account.
+        account=row.account,
     )
     try:
         return await request_refund(

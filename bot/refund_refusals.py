@@ -144,6 +144,17 @@ class WarningNotOffered(RefundRefused):
     why: str | None  # bot.blocks.fraud_warnings.CLOSED_WORDS' keys; None: unknown
 
 
+@dataclass(eq=False)
+class WarningInOtherMode(RefundRefused):
+    """An early fraud warning in the other mode (test or live) than the bot's
+    key, which can neither read its charge nor refund it."""
+
+    warning_id: str
+    charge_id: str
+    livemode: bool
+    account: str | None
+
+
 # -- a manager's decision ----------------------------------------------------------
 
 

@@ -28,8 +28,10 @@ async def record(
     alert_key: str,
     event_id: str,
     now: float,
+    closed_why: str | None = None,
 ) -> bool:
-    """Note a new warning, to be checked with Stripe; False if known already."""
+    """Note a new warning, to be checked with Stripe (or closed at once, when
+    `closed_why` says why); False if known already."""
     return await insert_ignore(
         session,
         FraudWarning,
@@ -40,8 +42,8 @@ async def record(
             "livemode": livemode,
             "account": account,
             "actionable": actionable,
-            "state": CHECKING,
-            "closed_why": None,
+            "state": CLOSED if closed_why else CHECKING,
+            "closed_why": closed_why,
             "alert_key": alert_key,
             "event_id": event_id,
             "created_at": now,

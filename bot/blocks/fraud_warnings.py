@@ -12,7 +12,7 @@ from slack_sdk.models.blocks import (
     MarkdownTextObject,
 )
 
-from bot.blocks import context, escape
+from bot.blocks import OPEN_IN_STRIPE_BLOCK, context, escape
 
 EFW_REFUND_ACTION = "efw_refund"
 OFFER_BLOCK = "efw_refund_offer"
@@ -28,20 +28,20 @@ CLOSED_WORDS: dict[str, str] = {
         "Stripe marks this warning not actionable: no refund offered from here."
     ),
     "not_succeeded": "The payment did not succeed: there is nothing to refund.",
+    "other_mode": (
+        "stripe-ops runs with a key of the other mode (test or live), which "
+        "cannot act on this warning: no refund offered from here."
+    ),
     "gone": (
         "Stripe does not give this key the charge (deleted, or in the other "
         "mode): no refund offered from here."
     ),
-    "connected_account": (
-        "The charge is a connected account's: refund it from the Dashboard; "
-        "stripe-ops offers no refund for it here."
-    ),
 }
 
 
-def refund_offer(warning_id: str, charge_id: str) -> dict[str, Any]:
+def refund_button(warning_id: str, charge_id: str) -> ButtonElement:
     """The *Refund…* button; a confirmation says what a click asks for."""
-    button = ButtonElement(
+    return ButtonElement(
         text="Refund…",
         action_id=EFW_REFUND_ACTION,
         value=warning_id,
@@ -60,7 +60,25 @@ def refund_offer(warning_id: str, charge_id: str) -> dict[str, Any]:
             deny="Cancel",
         ),
     )
-    return ActionsBlock(block_id=OFFER_BLOCK, elements=[button]).to_dict()
+
+
+def refund_offer(warning_id: str, charge_id: str) -> dict[str, Any]:
+    """The *Refund…* button in a row of its own (for an alert without the
+    *Open in Stripe* row to sit in)."""
+    return ActionsBlock(
+        block_id=OFFER_BLOCK, elements=[refund_button(warning_id, charge_id)]
+    ).to_dict()
+
+
+def _without_offer(block: dict[str, Any]) -> dict[str, Any]:
+    if block.get("type") != "actions":
+        return block
+    elements = [
+        e
+        for e in block.get("elements") or []
+        if e.get("action_id") != EFW_REFUND_ACTION
+    ]
+    return {**block, "elements": elements}
 
 
 def with_offer(
@@ -71,9 +89,29 @@ def with_offer(
     closed_why: str | None,
 ) -> list[dict[str, Any]]:
     """The alert's blocks as first posted, with the offer (when `closed_why`
-    is None) or the line saying why there is none."""
-    kept = [b for b in blocks or [] if b.get("block_id") != OFFER_BLOCK]
-    if closed_why is None:
+    is None) or the line saying why there is none.
+
+    The button goes first in the alert's *Open in Stripe* row, as on refund
+    requests and dispute cards: one row of buttons, acting ones before the
+    link; the line saying why there is none sits just above that row.
+    """
+    kept = [_without_offer(b) for b in blocks or [] if b.get("block_id") != OFFER_BLOCK]
+    row = next(
+        (
+            i
+            for i, b in enumerate(kept)
+            if b.get("type") == "actions" and b.get("block_id") == OPEN_IN_STRIPE_BLOCK
+        ),
+        None,
+    )
+    if closed_why is not None:
+        words = CLOSED_WORDS.get(closed_why, "No refund offered from here.")
+        line = {**context(words), "block_id": OFFER_BLOCK}
+        at = len(kept) if row is None else row
+        return [*kept[:at], line, *kept[at:]]
+    if row is None:
         return [*kept, refund_offer(warning_id, charge_id)]
-    words = CLOSED_WORDS.get(closed_why, "No refund offered from here.")
-    return [*kept, {**context(words), "block_id": OFFER_BLOCK}]
+    button = refund_button(warning_id, charge_id).to_dict()
+    links = kept[row]
+    kept[row] = {**links, "elements": [button, *links["elements"]]}
+    return kept

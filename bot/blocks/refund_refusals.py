@@ -7,7 +7,7 @@ on the request as plain text and escaped where the request is shown.
 
 from __future__ import annotations
 
-from bot.blocks import escape
+from bot.blocks import Place, escape, link
 from bot.blocks.refund_words import user
 from bot.money import example_amount, exponent, format_amount
 from bot.refund_refusals import (
@@ -32,6 +32,7 @@ from bot.refund_refusals import (
     PaymentUnreadable,
     StripeSaidNo,
     UnknownRequest,
+    WarningInOtherMode,
     WarningNotOffered,
 )
 from bot.refusals import RefundRefused
@@ -171,6 +172,17 @@ def refund_refusal_text(refused: RefundRefused) -> str:
             return (
                 f"The warning `{escape(wid)}` no longer offers a refund "
                 f"({escape(why.replace('_', ' '))}), so nothing was requested."
+            )
+        case WarningInOtherMode(
+            warning_id=wid, charge_id=charge, livemode=livemode, account=account
+        ):
+            mode, key = ("live", "test") if livemode else ("test", "live")
+            url = Place(livemode, account).url(charge)
+            return (
+                f"Warning `{escape(wid)}` is a {mode}-mode warning and stripe-ops "
+                f"runs with a {key}-mode key, which cannot act on it, so nothing "
+                f"was requested. Refund its charge "
+                f"{link(url, 'in the Stripe Dashboard')}."
             )
         case _:
             return escape(unrefunded_text(refused))

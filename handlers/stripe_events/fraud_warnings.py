@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from bot import fraud_warnings
 from bot.event_router import EventContext
-from bot.stripe_shapes import as_int, as_str, expandable_id
+from bot.stripe_shapes import as_int, as_str, event_account, expandable_id
 from handlers.stripe_events.alerts import alert_key, send_alert
 
 
@@ -18,7 +18,9 @@ async def warning_created(ctx: EventContext) -> None:
         event_id=ctx.id,
         alert_key=alert_key(ctx.id),
         livemode=ctx.event.get("livemode") is True,
-        account=as_str(ctx.event.get("account")),
+        # Validated: it goes out as Stripe-Account on every call about the charge.
+        account=event_account(ctx.event),
+        key_live=ctx.deps.settings.stripe_live,
         now=ctx.now,
     )
 

@@ -10,10 +10,11 @@ from typing import Any
 import pytest
 
 from bot import fraud_warnings
-from bot.blocks import OPEN_IN_STRIPE_ACTION
-from bot.blocks.fraud_warnings import EFW_REFUND_ACTION, refund_offer
+from bot.blocks import OPEN_IN_STRIPE_ACTION, open_in_stripe
+from bot.blocks.fraud_warnings import EFW_REFUND_ACTION, refund_offer, with_offer
 from bot.blocks.refunds import APPROVE_ACTION
 from bot.deps import Deps
+from handlers.jobs.refunds import retry_approved
 from simulators.slack import FakeSlack
 from simulators.stripe import FakeStripe
 from tests.conftest import ManualClock
@@ -70,7 +71,10 @@ async def warned(
 ) -> tuple[Json, Json]:
     """An early fraud warning on the charge, delivered and checked with
     Stripe; (the warning, its alert as Slack shows it after the check)."""
-    warning = fake_stripe.add_early_fraud_warning(charge["id"], actionable=actionable)
+    with fake_stripe.on_account(account):  # the charge's account
+        warning = fake_stripe.add_early_fraud_warning(
+            charge["id"], actionable=actionable
+        )
     evt = event("radar.early_fraud_warning.created", copy.deepcopy(warning))
     if account is not None:
         evt["account"] = account  # a Connect event
@@ -106,6 +110,12 @@ async def test_an_actionable_warning_offers_a_refund_a_manager_approves(
     warning, alert = await warned(client, fake_slack, fake_stripe, deps, charge)
     assert buttons(alert) == [EFW_REFUND_ACTION]
     assert "made with stolen card" in text_of(alert).lower()
+    # One row of buttons: Refund… beside Open in Stripe, as on other messages.
+    (row_of_buttons,) = [b for b in alert["blocks"] if b["type"] == "actions"]
+    assert [e["action_id"] for e in row_of_buttons["elements"]] == [
+        EFW_REFUND_ACTION,
+        OPEN_IN_STRIPE_ACTION,
+    ]
 
     answer = await press_refund(client, fake_slack, warning)
     assert "waiting for a manager" in answer
@@ -175,17 +185,109 @@ async def test_a_warning_stripe_marks_not_actionable_offers_nothing(
     assert "not actionable" in text_of(alert)
 
 
-async def test_a_connected_accounts_warning_offers_nothing_here(
-    client: Client, fake_slack: FakeSlack, fake_stripe: FakeStripe, deps: Deps
+@pytest.mark.parametrize("clock", [ManualClock()])
+async def test_a_connected_accounts_warning_is_refunded_in_its_account(
+    client: Client,
+    fake_slack: FakeSlack,
+    fake_stripe: FakeStripe,
+    deps: Deps,
+    clock: ManualClock,
 ) -> None:
-    charge = paid(fake_stripe)
-    _, alert = await warned(
-        client, fake_slack, fake_stripe, deps, charge, account="acct_1Conn"
+    account = str(fake_stripe.add_connected_account(name="Bob's Bikes")["id"])
+    with fake_stripe.on_account(account):
+        charge = paid(fake_stripe)
+    warning, alert = await warned(
+        client, fake_slack, fake_stripe, deps, charge, account=account
     )
+    assert buttons(alert) == [EFW_REFUND_ACTION]
+    assert "Connected account *Bob's Bikes*" in text_of(alert)
+
+    answer = await press_refund(client, fake_slack, warning)
+    assert "waiting for a manager" in answer
+    row = await only_request(deps)
+    assert (row.account, row.amount, row.reason) == (account, 2000, "fraudulent")
+    message = await approval_message(fake_slack, row.id or 0)
+    assert "Connected account *Bob's Bikes*" in text_of(message)
+
+    # Stripe refunds, but the answer is lost: the retry looks for the refund
+    # (by the request in its metadata) in the connected account, and finds it.
+    fake_stripe.fail_next(
+        "POST", "/v1/refunds", status=500, after_execute=True, should_retry=False
+    )
+    await click(
+        client,
+        fake_slack,
+        action_id=APPROVE_ACTION,
+        value=str(row.id),
+        user_id="U_MANAGER",
+    )
+    await eventually(
+        lambda: "Stripe did not answer" in text_of(message), what="the lost answer"
+    )
+    clock.advance(3600)
+    await retry_approved(deps)
+    done = await status_becomes(deps, row.id or 0, "succeeded")
+    (made,) = fake_stripe.requests_to("POST", "/v1/refunds")
+    assert (made.params["charge"], made.params["amount"]) == (charge["id"], "2000")
+    with fake_stripe.on_account(account):
+        assert fake_stripe.object(done.refund_id or "")["charge"] == charge["id"]
+
+    about = [
+        r
+        for r in fake_stripe.requests
+        if charge["id"] in r.path + json.dumps(r.params)
+        or charge["payment_intent"] in r.path + json.dumps(r.params)
+        or r.path == "/v1/refunds"
+    ]
+    # The check, the request's lookup, the re-check before refunding, the
+    # refund, the listing: every one in the connected account.
+    assert {(r.method, r.path.split("/")[2]) for r in about} >= {
+        ("GET", "charges"),
+        ("POST", "refunds"),
+        ("GET", "refunds"),
+    }
+    assert len(fake_stripe.requests_to("GET", f"/v1/charges/{charge['id']}")) >= 3
+    assert [r.stripe_account for r in about] == [account] * len(about)
+
+
+@pytest.mark.parametrize(
+    ("settings_overrides", "livemode"),
+    [({}, True), ({"STRIPE_API_KEY": "sk_live_fake"}, False)],
+    ids=["live-warning-test-key", "test-warning-live-key"],
+)
+async def test_a_warning_in_the_other_mode_than_the_key_offers_nothing_and_says_why(
+    client: Client,
+    fake_slack: FakeSlack,
+    fake_stripe: FakeStripe,
+    deps: Deps,
+    livemode: bool,
+) -> None:
+    mode, key = ("live", "test") if livemode else ("test", "live")
+    charge = paid(fake_stripe)
+    warning = fake_stripe.add_early_fraud_warning(charge["id"])
+    evt = event(
+        "radar.early_fraud_warning.created",
+        {**copy.deepcopy(warning), "livemode": livemode},
+        livemode=livemode,
+    )
+    await deliver(client, evt)
+    alert = await message_saying(fake_slack, DISPUTES, warning["id"])
+    said = text_of(alert)
+    assert f"*{mode}-mode* object, and stripe-ops runs with a {key}-mode key" in said
+
+    # Nothing to check with a key that cannot see the charge: no offer, ever.
+    await fraud_warnings.check_warnings(deps)
     assert buttons(alert) == []
-    assert "connected account" in text_of(alert)
-    # Not asked for without Stripe-Account, where it would not be found.
-    assert fake_stripe.requests_to("GET", f"/v1/charges/{charge['id']}") == []
+    assert "edited" not in alert
+    assert fake_stripe.requests == []
+
+    # A forged click (or one from before a key change) is refused too.
+    answer = await press_refund(client, fake_slack, warning)
+    assert f"{mode}-mode warning and stripe-ops runs with a {key}-mode key" in answer
+    test = "" if livemode else "test/"
+    assert f"dashboard.stripe.com/{test}payments/{charge['id']}" in answer
+    assert await requests(deps) == []
+    assert fake_stripe.requests == []
 
 
 async def test_the_button_goes_once_the_charge_is_disputed(
@@ -304,3 +406,23 @@ def test_the_offer_confirms_what_a_click_asks_for() -> None:
     shown = json.dumps(button["confirm"])
     assert "fraudulent" in shown
     assert "<!channel>" not in shown
+
+
+def test_an_offer_edited_away_leaves_the_link_and_says_why() -> None:
+    posted = [open_in_stripe("https://dashboard.stripe.com/test/payments/ch_1")]
+    offered = with_offer(
+        posted, warning_id="issfr_1", charge_id="ch_1", closed_why=None
+    )
+    assert [e["action_id"] for e in offered[-1]["elements"]] == [
+        EFW_REFUND_ACTION,
+        OPEN_IN_STRIPE_ACTION,
+    ]
+    # Edited from blocks that carried the button (never twice, never left).
+    again = with_offer(offered, warning_id="issfr_1", charge_id="ch_1", closed_why=None)
+    assert again == offered
+    closed = with_offer(
+        offered, warning_id="issfr_1", charge_id="ch_1", closed_why="disputed"
+    )
+    line, links = closed
+    assert "the charge is disputed" in json.dumps(line)
+    assert [e["action_id"] for e in links["elements"]] == [OPEN_IN_STRIPE_ACTION]
