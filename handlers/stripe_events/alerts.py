@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from bot.blocks.alerts import build_alert
 from bot.event_router import EventContext
+from bot.storm_csv import storm_row
 from storage import outbox
 
 
@@ -29,4 +30,5 @@ async def send_alert(ctx: EventContext, *, in_digest: bool = True) -> None:
         blocks=alert.blocks,
         digest_line=alert.summary if in_digest else None,
         now=ctx.now,
+        facts=storm_row(ctx.event).as_facts() if in_digest else None,
     )
