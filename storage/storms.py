@@ -51,7 +51,7 @@ FOLDABLE = and_(
 NOT_FOLDABLE = not_(FOLDABLE)
 _DUE = and_(
     _out.c.status == PENDING,
-    _out.c.channel == bindparam("channel"),
+    _out.c.channel == bindparam("in_channel"),
     _out.c.next_attempt_at <= bindparam("now"),
     or_(_out.c.claimed_until.is_(None), _out.c.claimed_until < bindparam("now")),
 )
@@ -82,7 +82,7 @@ async def waiting(
 ) -> Waiting:
     rows = (
         await session.execute(
-            _WAITING, {"channel": channel, "now": now, "limit": limit}
+            _WAITING, {"in_channel": channel, "now": now, "limit": limit}
         )
     ).all()
     foldable = [r[1] for r in rows if r[0]]
@@ -128,7 +128,7 @@ _UNFOLDED = (
     select(_out.c.key, _out.c.text)
     .where(
         _out.c.status == PENDING,
-        _out.c.channel == bindparam("channel"),
+        _out.c.channel == bindparam("in_channel"),
         _out.c.kind == "post",
         _out.c.thread_key.is_(None),
         _out.c.digest_line.is_(None),
@@ -150,7 +150,7 @@ async def fold(
     """Fold the channel's due foldable alerts (the oldest `limit`) into a new
     summary row; None when there were none. The caller fills in the
     summary's words (`set_words`) in the same transaction."""
-    params = {"channel": channel, "now": now, "limit": limit}
+    params = {"in_channel": channel, "now": now, "limit": limit}
     ids = (await session.execute(_FOLDABLE_IDS, params)).scalars().all()
     if not ids:
         return None
@@ -163,7 +163,7 @@ async def fold(
     # stays out; a row queued after the look is beyond `last`.
     await session.execute(
         _FOLD,
-        {"channel": channel, "now": now, "first": ids[0], "last": ids[-1]}
+        {"in_channel": channel, "now": now, "first": ids[0], "last": ids[-1]}
         | {"storm": summary.id},
     )
     rows = [
@@ -180,7 +180,7 @@ async def unfolded(
     session: AsyncSession, *, channel: str, limit: int
 ) -> list[tuple[str, str]]:
     """(key, text) of the channel's waiting messages that are never folded."""
-    params = {"channel": channel, "limit": limit}
+    params = {"in_channel": channel, "limit": limit}
     return [(r[0], r[1]) for r in await session.execute(_UNFOLDED, params)]
 
 
