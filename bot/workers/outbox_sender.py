@@ -89,6 +89,10 @@ class OutboxSender:
                 only=storms.NOT_FOLDABLE if storm.hold else None,
             )
             if not chosen:
+                if storm.hold:
+                    # Look again at the channel's pace, not at every wake-up
+                    # of a storm (each look reads the held alerts' range).
+                    self._next_allowed[channel] = now + policy.channel_interval
                 return 0
             head = chosen[0]
             parent_key = head.target_key or head.thread_key

@@ -17,7 +17,7 @@ import re
 from dataclasses import dataclass
 
 import aiohttp
-from slack_sdk.errors import SlackApiError
+from slack_sdk.errors import SlackApiError, SlackClientError
 
 from bot.backoff import backoff
 from bot.blocks.alerts import DIGEST_MAX_ITEMS
@@ -38,7 +38,8 @@ FOLD_MAX = 50_000
 # How many never-folded messages a summary names at most.
 NAMED_MAX = 50
 _STRIPE_ID = re.compile(r"\b(?:dp|du|issfr|re|pi|ch|py|po|cus|evt)_[A-Za-z0-9]+")
-_SLACK_ERRORS = (SlackApiError, aiohttp.ClientError, TimeoutError, OSError)
+# SlackClientError: also files_upload_v2's own (the bytes refused by the upload URL).
+_SLACK_ERRORS = (SlackClientError, aiohttp.ClientError, TimeoutError, OSError)
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,19 +99,20 @@ class StormSender:
             if waiting.foldable == 0:
                 return ""
             last = await storms.last_summary_at(session, channel=channel)
+        if last is not None and now - last < policy.storm_seconds:
+            # A storm is on in this channel: what arrives gathers for the
+            # next summary (one every storm_gather_seconds, however fast the
+            # alerts come) instead of trickling out as digests behind it.
+            assert waiting.oldest_foldable is not None
+            if now - waiting.oldest_foldable < policy.storm_gather_seconds:
+                return "hold"
+            return "fold" if waiting.foldable > DIGEST_MAX_ITEMS else ""
         digests = math.ceil(waiting.foldable / DIGEST_MAX_ITEMS)
         if waiting.foldable > DIGEST_MAX_ITEMS and (
             (digests + waiting.other) * interval > policy.storm_seconds
         ):
             return "fold"
-        if last is None or now - last >= policy.storm_seconds:
-            return ""
-        # A storm is on in this channel: what arrives gathers for the next
-        # summary instead of trickling out as digests behind it.
-        assert waiting.oldest_foldable is not None
-        if now - waiting.oldest_foldable < policy.storm_gather_seconds:
-            return "hold"
-        return "fold" if waiting.foldable > DIGEST_MAX_ITEMS else ""
+        return ""
 
     async def _fold(self, channel: str) -> bool:
         now = self.deps.clock.now()
