@@ -6,7 +6,9 @@ digests) against an in-process fake Slack that answers at once, sends a burst
 of distinct signed events of the 14 non-dispute recommended types, all routed
 to one channel, and prints, per database:
 
-- seconds from the burst's last 200 until every event is visible in Slack
+- seconds from the burst's last 200 until every event is processed (alerts
+  queued: how fast that goes is the event worker's, not the storm's), and
+  until every event is visible in Slack
   (named in a post, or a row of a storm summary's CSV);
 - the messages the channel got (singles, digests, summaries, CSV shares) and
   the shortest gap between two of them (Slack's pace: about one a second).
@@ -37,6 +39,7 @@ import itertools
 
 from bench.webhook_ingest import (
     MIXED_TYPES,
+    backlog_processed,
     child,
     closed_loop,
     pg_drop,
@@ -79,6 +82,12 @@ def visible(fake: FakeSlack) -> dict[str, float]:
         for evt_id in found:
             seen.setdefault(evt_id, call.at)
     return seen
+
+
+async def processed(url: str, since: float) -> float:
+    """Seconds after `since` when every stored event had been processed."""
+    await backlog_processed(url, timeout=600)
+    return time.monotonic() - since
 
 
 def channel_messages(fake: FakeSlack) -> list[tuple[float, str]]:
@@ -129,11 +138,13 @@ async def run_one(
             result["intake"] = len(burst) / (last_200 - started)
             deadline = last_200 + args.timeout
             seen: dict[str, float] = {}
+            processed_at = asyncio.create_task(processed(url, last_200))
             while time.monotonic() < deadline:
                 seen = visible(fake)
                 if wanted <= seen.keys():
                     break
                 await asyncio.sleep(0.5)
+            result["processed"] = await processed_at
             got = wanted & seen.keys()
             result["visible"] = len(got)
             result["wanted"] = len(wanted)
@@ -177,6 +188,7 @@ async def main() -> int:
         kinds = [k for _, k in row["messages"]]
         print(
             f"{row['label']:<11} intake {row['intake']:,.0f}/s; "
+            f"processed {row['processed']:.1f} s after the last 200; "
             f"{row['visible']:,}/{row['wanted']:,} events visible, the last "
             f"{row['last_visible']:.1f} s after the last 200; "
             f"{len(kinds)} messages ({kinds.count('summary')} summaries, "
