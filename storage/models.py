@@ -139,7 +139,11 @@ class StormSummary(SQLModel, table=True):
     ts: str | None = Field(default=None, max_length=32)
     file_id: str | None = Field(default=None, max_length=64)
 
-    __table_args__ = (Index("ix_storm_summary_open", "status", "channel"),)
+    __table_args__ = (
+        Index("ix_storm_summary_open", "status", "channel"),
+        # The channel's latest summary (is a storm on?), one probe per round.
+        Index("ix_storm_summary_channel", "channel", "created_at"),
+    )
 
 
 class RefundRequest(SQLModel, table=True):

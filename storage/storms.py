@@ -19,9 +19,11 @@ from sqlalchemy import (
     case,
     delete,
     func,
+    literal,
     not_,
     or_,
     select,
+    tuple_,
     update,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -55,6 +57,21 @@ _DUE = and_(
     _out.c.next_attempt_at <= bindparam("now"),
     or_(_out.c.claimed_until.is_(None), _out.c.claimed_until < bindparam("now")),
 )
+# The channel's waiting rows as a range of ix_outbox_due (status, channel,
+# id), read in that index's order. Written as row-value bounds, not two
+# equalities: with equalities PostgreSQL reduces the order to "id" and may
+# walk the primary key through every sent row, filtering (it guesses that
+# pending rows are spread evenly over the ids; they are the newest). The
+# range can only be served, in order, by ix_outbox_due.
+_KEY = tuple_(_out.c.status, _out.c.channel)
+_THIS = tuple_(literal(PENDING), bindparam("in_channel"))
+_IN_INDEX_ORDER = (_out.c.status, _out.c.channel, _out.c.id)
+_DUE_RANGE = and_(
+    _KEY >= _THIS,
+    _KEY <= _THIS,
+    _out.c.next_attempt_at <= bindparam("now"),
+    or_(_out.c.claimed_until.is_(None), _out.c.claimed_until < bindparam("now")),
+)
 # The first rows of the channel's range of ix_outbox_due, one flag each:
 # bounded by `limit`, whatever the backlog.
 _WAITING = (
@@ -62,8 +79,8 @@ _WAITING = (
         case((FOLDABLE, 1), else_=0).label("foldable"),
         _out.c.created_at,
     )
-    .where(_DUE)
-    .order_by(_out.c.id)
+    .where(_DUE_RANGE)
+    .order_by(*_IN_INDEX_ORDER)
     .limit(bindparam("limit"))
 )
 
@@ -104,8 +121,8 @@ async def last_summary_at(session: AsyncSession, *, channel: str) -> float | Non
 
 _FOLDABLE_IDS = (
     select(_out.c.id)
-    .where(_DUE, FOLDABLE)
-    .order_by(_out.c.id)
+    .where(_DUE_RANGE, FOLDABLE)
+    .order_by(*_IN_INDEX_ORDER)
     .limit(bindparam("limit"))
 )
 _FOLD = (

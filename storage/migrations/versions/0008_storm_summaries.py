@@ -38,7 +38,7 @@ def upgrade() -> None:
             "status", sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False
         ),
         sa.Column("text", sa.Text(), nullable=False),
-        sa.Column("blocks", sa.JSON(), nullable=True),
+        sa.Column("blocks", sa.JSON(), nullable=False),
         sa.Column("events", sa.Integer(), nullable=False),
         sa.Column("created_at", sa.Float(), nullable=False),
         sa.Column("attempts", sa.Integer(), nullable=False),
