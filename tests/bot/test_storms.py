@@ -458,3 +458,37 @@ async def test_an_upload_answered_late_is_looked_for_not_uploaded_twice(
     assert fake_slack.calls_to("conversations.replies"), "it did not look first"
     rows = csv_rows(fake_slack, file_shares(fake_slack)[0])
     assert sorted(r["event_id"] for r in rows) == sorted(e["id"] for e in events)
+
+
+async def test_two_instances_fold_each_alert_once(
+    settings: Settings, fake_slack: FakeSlack, start_app: AppFactory, clock: ManualClock
+) -> None:
+    if settings.DATABASE_URL.startswith("sqlite"):
+        pytest.skip("several instances need PostgreSQL; SQLite runs one")
+    a = await start_app(settings, OPTIONS, clock)
+    b = await start_app(settings, OPTIONS, clock)
+    await warm_up(a, fake_slack)
+    events = [event("charge.succeeded") for _ in range(300)]
+    await asyncio.gather(post_all(a, events[::2]), post_all(b, events[1::2]))
+    await events_processed(a.app[DEPS], len(events) + 1)
+    ids = {e["id"] for e in events}
+
+    def shown() -> list[str]:
+        """Every event id Slack shows, once per message or CSV row."""
+        in_csvs = [
+            r["event_id"]
+            for s in file_shares(fake_slack)
+            for r in csv_rows(fake_slack, s)
+        ]
+        return ids_in_posts(fake_slack, ids) + in_csvs
+
+    for _ in range(40):
+        if set(shown()) == ids:
+            break
+        clock.advance(1.05)
+        a.app[DEPS].wake.outbox.set()
+        b.app[DEPS].wake.outbox.set()
+        await asyncio.sleep(0.3)
+    await settled(a.app[DEPS], fake_slack)
+    assert sorted(shown()) == sorted(ids)
+    assert len(summaries(fake_slack)) == len(file_shares(fake_slack)) >= 1
