@@ -39,6 +39,9 @@ FOLD_MAX = 50_000
 NAMED_MAX = 50
 _STRIPE_ID = re.compile(r"\b(?:dp|du|issfr|re|pi|ch|py|po|cus|evt)_[A-Za-z0-9]+")
 # SlackClientError: also files_upload_v2's own (the bytes refused by the upload URL).
+_BAD_BLOCKS = frozenset(
+    {"invalid_blocks", "invalid_blocks_format", "msg_blocks_too_long"}
+)
 _SLACK_ERRORS = (SlackClientError, aiohttp.ClientError, TimeoutError, OSError)
 
 
@@ -172,15 +175,7 @@ class StormSender:
                 found = await find_posted(self.deps.slack, [as_row], None)
                 ts = found.get(summary.key)
             if ts is None:
-                resp = await self.deps.slack.chat_postMessage(
-                    channel=summary.channel,
-                    text=summary.text,
-                    blocks=summary.blocks,
-                    unfurl_links=False,
-                    unfurl_media=False,
-                    metadata=outbox_metadata([as_row]),
-                )
-                ts = str(resp["ts"])
+                ts = await self._send(summary, as_row)
                 self.deps.metrics.outbox_sent.labels("storm").inc()
         except _SLACK_ERRORS as exc:
             await self._failed(summary, exc, uncertain=False)
@@ -189,6 +184,27 @@ class StormSender:
             await storms.mark_posted(
                 session, summary_id=summary.id, ts=ts, now=self.deps.clock.now()
             )
+
+    async def _send(self, summary: StormSummary, as_row: OutboxMessage) -> str:
+        blocks: list[dict[str, object]] | None = summary.blocks
+        while True:
+            try:
+                resp = await self.deps.slack.chat_postMessage(
+                    channel=summary.channel,
+                    text=summary.text,
+                    blocks=blocks,
+                    unfurl_links=False,
+                    unfurl_media=False,
+                    metadata=outbox_metadata([as_row]),
+                )
+                return str(resp["ts"])
+            except SlackApiError as exc:
+                if blocks is None or exc.response.get("error") not in _BAD_BLOCKS:
+                    raise
+                # Slack refused our blocks (a bug on our side): the text and
+                # the CSV still say what happened; send that, not nothing.
+                log.error("Slack refused the blocks of %s; sending text", summary.key)
+                blocks = None
 
     async def _upload(self, summary: StormSummary) -> None:
         assert summary.id is not None

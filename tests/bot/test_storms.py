@@ -492,3 +492,19 @@ async def test_two_instances_fold_each_alert_once(
     await settled(a.app[DEPS], fake_slack)
     assert sorted(shown()) == sorted(ids)
     assert len(summaries(fake_slack)) == len(file_shares(fake_slack)) >= 1
+
+
+async def test_a_summary_whose_blocks_slack_refuses_goes_out_as_text(
+    client: Client, fake_slack: FakeSlack, deps: Deps, clock: ManualClock
+) -> None:
+    await warm_up(client, fake_slack)
+    events = [event("charge.failed") for _ in range(100)]
+    await post_all(client, events)
+    await events_processed(deps, len(events) + 1)
+    fake_slack.fail_next("chat.postMessage", status=200, error="invalid_blocks")
+    await run_until(clock, deps, lambda: bool(file_shares(fake_slack)))
+    [summary] = summaries(fake_slack)
+    assert not summary.args.get("blocks")
+    assert summary.args["text"] == "Storm: 100 Stripe events, 100 failures"
+    rows = csv_rows(fake_slack, file_shares(fake_slack)[0])
+    assert sorted(r["event_id"] for r in rows) == sorted(e["id"] for e in events)
