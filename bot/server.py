@@ -26,7 +26,7 @@ from bot.ingest import EventIngest
 from bot.logs import correlation_id
 from bot.stripe_webhook import NotAnEvent, parse_event, verify_signature
 from bot.workers import EventWorker, OutboxSender, WorkerPolicy
-from storage import outbox
+from storage import outbox, storms
 from storage.engine import is_sqlite
 from storage.migrate import current_revision, head_revision, upgrade
 
@@ -138,6 +138,7 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
         await upgrade(deps.engine)
         async with deps.sessions() as session, session.begin():
             await outbox.release_claims(session)
+            await storms.release_claims(session)
     else:
         current, head = await current_revision(deps.engine), head_revision()
         if current != head:
@@ -176,6 +177,7 @@ async def _workers(app: web.Application) -> AsyncIterator[None]:
     try:
         async with deps.sessions() as session, session.begin():
             await outbox.release_claims(session, claimant=deps.instance_id)
+            await storms.release_claims(session, claimant=deps.instance_id)
     except Exception as exc:
         # The leases run out by themselves; shutting down must not fail.
         log.warning("could not release claims at shutdown: %s", type(exc).__name__)

@@ -294,7 +294,9 @@ class FakeSlack:
     # ------------------------------------------------------------------ lifecycle
 
     async def start(self, port: int = 0) -> None:
-        app = web.Application()
+        # Slack takes files up to 1 GB; aiohttp's default stops at 1 MB (a
+        # storm summary's CSV of 20,000 events is about 2 MB).
+        app = web.Application(client_max_size=64 * 1024 * 1024)
         app.router.add_route("*", "/api/{method}", self._api)
         app.router.add_get("/files/{file_id}/{name}", self._file)
         app.router.add_get("/files/{file_id}/download/{name}", self._file)

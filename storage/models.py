@@ -104,8 +104,53 @@ class OutboxMessage(SQLModel, table=True):
     created_at: float
     sent_at: float | None = None
     ts: str | None = Field(default=None, max_length=32)  # Slack message ts
+    # What a storm summary and its CSV say of this alert (bot.storm_csv:
+    # created, event id, type, object, amount, currency, status, customer).
+    facts: dict[str, Any] | None = Field(default=None, sa_type=JSON)
+    # The storm summary this alert was folded into (status "folded", then
+    # "sent" with the summary's ts once the summary is posted).
+    storm_id: int | None = Field(default=None)
 
-    __table_args__ = (Index("ix_outbox_due", "status", "channel", "id"),)
+    __table_args__ = (
+        Index("ix_outbox_due", "status", "channel", "id"),
+        Index("ix_outbox_storm", "storm_id", "id"),
+    )
+
+
+class StormSummary(SQLModel, table=True):
+    """One message (and its CSV) in place of a channel's storm of alerts.
+
+    Created in the transaction that folds the alerts, so it survives a crash
+    before it is posted; posted, then its CSV uploaded, each at most once.
+    """
+
+    __tablename__ = "storm_summary"
+
+    id: int | None = Field(default=None, primary_key=True)
+    # Tags the post in Slack's message metadata, like an outbox key.
+    key: str = Field(max_length=255, unique=True)
+    channel: str = Field(max_length=64)
+    # claimed (alerts folded, not posted) | posted (CSV not uploaded) | done
+    status: str = Field(default="claimed", max_length=16)
+    text: str = Field(sa_type=Text)
+    blocks: list[dict[str, Any]] = Field(default_factory=list, sa_type=JSON)
+    events: int = 0
+    created_at: float
+    attempts: int = 0  # failed posts or uploads, for the backoff
+    next_attempt_at: float = 0.0
+    claimed_by: str | None = Field(default=None, max_length=64)
+    claimed_until: float | None = None
+    # An upload whose answer we never saw: look in the thread before again.
+    upload_uncertain: bool = False
+    last_error: str | None = Field(default=None, sa_type=Text)
+    ts: str | None = Field(default=None, max_length=32)
+    file_id: str | None = Field(default=None, max_length=64)
+
+    __table_args__ = (
+        Index("ix_storm_summary_open", "status", "channel"),
+        # The channel's latest summary (is a storm on?), one probe per round.
+        Index("ix_storm_summary_channel", "channel", "created_at"),
+    )
 
 
 class RefundRequest(SQLModel, table=True):

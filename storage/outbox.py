@@ -6,7 +6,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import bindparam, func, or_, select, update
+from sqlalchemy import ColumnElement, bindparam, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
@@ -29,8 +29,12 @@ async def enqueue(
     digest_line: str | None = None,
     thread_key: str | None = None,
     reply_broadcast: bool = False,
+    facts: dict[str, Any] | None = None,
 ) -> bool:
-    """Queue a new message; False if a message with this key exists already."""
+    """Queue a new message; False if a message with this key exists already.
+
+    `facts`: what a storm summary and its CSV say of an alert (bot.storm_csv).
+    """
     return await insert_ignore(
         session,
         OutboxMessage,
@@ -43,6 +47,7 @@ async def enqueue(
             "digest_line": digest_line,
             "thread_key": thread_key,
             "reply_broadcast": reply_broadcast,
+            "facts": facts,
             "status": PENDING,
             "attempts": 0,
             "next_attempt_at": 0.0,
@@ -231,6 +236,7 @@ async def claim_for_channel(
     lease: float,
     limit: int,
     choose: Callable[[list[OutboxMessage]], list[OutboxMessage]] = _all,
+    only: ColumnElement[bool] | None = None,
 ) -> list[OutboxMessage]:
     """Claim what `choose` picks of the channel's due messages (oldest first,
     up to `limit`); the others are left as they were.
@@ -238,14 +244,12 @@ async def claim_for_channel(
     Rows that another process holds are skipped (FOR UPDATE SKIP LOCKED on
     PostgreSQL; SQLite's single writer gives the same one-claimant rule).
     The rows come back as they were before this claim, so that
-    `may_have_gone_out` can read an earlier claimant's mark.
+    `may_have_gone_out` can read an earlier claimant's mark. `only` narrows
+    the due messages (during a storm: those that are never folded).
     """
+    stmt = _CHANNEL_DUE if only is None else _CHANNEL_DUE.where(only)
     rows = (
-        (
-            await session.execute(
-                _CHANNEL_DUE, {"now": now, "channel": channel, "limit": limit}
-            )
-        )
+        (await session.execute(stmt, {"now": now, "channel": channel, "limit": limit}))
         .scalars()
         .all()
     )

@@ -16,7 +16,7 @@ from sqlmodel import col
 
 from bot.deps import Deps
 from simulators.slack import FakeSlack
-from storage.models import OutboxMessage, StripeEvent
+from storage.models import OutboxMessage, StormSummary, StripeEvent
 
 
 async def _left(deps: Deps, fake_slack: FakeSlack) -> list[str]:
@@ -34,12 +34,19 @@ async def _left(deps: Deps, fake_slack: FakeSlack) -> list[str]:
                 col(OutboxMessage.status) != "sent"
             )
         )
+        summaries = await session.scalar(
+            select(func.count(col(StormSummary.id))).where(
+                col(StormSummary.status) != "done"
+            )
+        )
     in_flight = len(_in_flight(fake_slack))
     left = []
     if events:
         left.append(f"{events} Stripe event(s) not processed")
     if messages:
         left.append(f"{messages} outbox message(s) not sent")
+    if summaries:
+        left.append(f"{summaries} storm summary(ies) not posted with their CSV")
     if in_flight:
         left.append(f"{in_flight} Slack call(s) in flight")
     return left

@@ -14,7 +14,8 @@ from bot.deps import Deps
 from bot.logs import correlation_id
 from bot.workers.policy import WorkerPolicy, wait_for_wake
 from bot.workers.posted import find_posted, outbox_metadata
-from storage import outbox
+from bot.workers.storms import StormSender
+from storage import outbox, storms
 from storage.models import OutboxMessage
 
 log = logging.getLogger(__name__)
@@ -27,6 +28,7 @@ class OutboxSender:
         self.deps = deps
         self.policy = policy
         self._next_allowed: dict[str, float] = {}
+        self.storms = StormSender(deps, policy)
 
     async def run(self) -> None:
         while True:
@@ -56,6 +58,11 @@ class OutboxSender:
         paused = [c for c, t in self._next_allowed.items() if t > now]
         async with self.deps.sessions() as session, session.begin():
             channels = await outbox.next_channels(session, now=now, exclude=paused)
+        # A summary whose alerts are all folded has nothing pending in the
+        # outbox, but still a post or an upload to make.
+        for channel in await self.storms.open_channels(paused):
+            if channel not in channels:
+                channels.append(channel)
         made = 0
         for channel in channels:
             made += await self._send_channel(channel)
@@ -63,6 +70,10 @@ class OutboxSender:
 
     async def _send_channel(self, channel: str) -> int:
         deps, policy = self.deps, self.policy
+        storm = await self.storms.step(channel)
+        if storm.made:
+            self._next_allowed[channel] = deps.clock.now() + policy.channel_interval
+            return storm.made
         async with deps.sessions() as session, session.begin():
             now = deps.clock.now()
             chosen = await outbox.claim_for_channel(
@@ -73,8 +84,15 @@ class OutboxSender:
                 lease=policy.lease_seconds,
                 limit=DIGEST_MAX_ITEMS,
                 choose=self._choose,
+                # During a storm the alerts gather for the next summary;
+                # cards and requests with buttons still go out as they come.
+                only=storms.NOT_FOLDABLE if storm.hold else None,
             )
             if not chosen:
+                if storm.hold:
+                    # Look again at the channel's pace, not at every wake-up
+                    # of a storm (each look reads the held alerts' range).
+                    self._next_allowed[channel] = now + policy.channel_interval
                 return 0
             head = chosen[0]
             parent_key = head.target_key or head.thread_key

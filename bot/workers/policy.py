@@ -37,6 +37,12 @@ class WorkerPolicy:
     # connection, 5xx), wait at least this long before looking for it in the
     # channel and sending again: a slow Slack may still be making it.
     unknown_outcome_wait: float = 30.0
+    # When a channel's waiting alerts would take longer than this to send as
+    # digests (at channel_interval a message), one storm summary goes instead.
+    storm_seconds: float = 60.0
+    # For storm_seconds after a summary, a channel's new alerts gather this
+    # long before the next summary, instead of trickling out as digests.
+    storm_gather_seconds: float = 15.0
 
 
 async def wait_for_wake(event: asyncio.Event, seconds: float, coalesce: float) -> None:

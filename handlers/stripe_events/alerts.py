@@ -8,6 +8,7 @@ from bot.blocks.alert_rules import with_mention
 from bot.blocks.alerts import Alert, build_alert
 from bot.connect import cached_name
 from bot.event_router import EventContext
+from bot.storm_csv import storm_row
 from bot.stripe_shapes import event_account
 from storage import alert_counts, outbox
 
@@ -71,4 +72,5 @@ async def queue_alert(
         blocks=blocks,
         digest_line=alert.summary if in_digest else None,
         now=ctx.now,
+        facts=storm_row(ctx.event).as_facts() if in_digest else None,
     )

@@ -1,0 +1,129 @@
+"""The storm look and fold read a channel's waiting alerts through the outbox's
+index, in its order, without sorting the backlog (as tests/storage/
+test_query_plans.py checks for the other per-round statements)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+from sqlalchemy import func, insert, select, text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from storage import storms
+from storage.engine import make_engine, make_sessionmaker
+from storage.models import OutboxMessage
+from tests.storage.test_query_plans import (
+    assert_index_ordered,
+    explain,
+    nodes,
+    statements_of,
+)
+
+NOW = 1_800_000_000.0
+CHANNELS = [f"C{i:03d}" for i in range(4)]
+SENT = 30_000
+WAITING = 5_000
+
+
+async def assert_reads_through(
+    engine: AsyncEngine, statement: tuple[str, Any], *, index: str
+) -> None:
+    rows = await explain(engine, statement)
+    if engine.dialect.name == "sqlite":
+        details = "\n".join(str(r[3]) for r in rows)
+        assert f"INDEX {index}" in details, details
+        assert "SCAN outbox" not in details, details
+        return
+    raw = rows[0][0]
+    plan = (json.loads(raw) if isinstance(raw, str) else raw)[0]["Plan"]
+    indexes = {n.get("Index Name") for n in nodes(plan)} - {None}
+    assert indexes == {index}, json.dumps(plan, indent=1)
+    assert not any(n["Node Type"] == "Seq Scan" for n in nodes(plan))
+
+
+@pytest.fixture
+async def engine(db_url: str) -> AsyncIterator[AsyncEngine]:
+    engine = make_engine(db_url)
+    yield engine
+    await engine.dispose()
+
+
+def is_card(i: int) -> bool:
+    return i % 100 == 97
+
+
+async def fill(engine: AsyncEngine) -> None:
+    """Alerts sent long ago, then a storm waiting in four channels, with a
+    card (no digest line: never folded) every 100th."""
+    rows = [
+        {
+            "key": f"alert:evt_{i:06d}",
+            "kind": "post",
+            "channel": CHANNELS[i % len(CHANNELS)],
+            "text": f"alert {i} " + "x" * 300,
+            "digest_line": None if is_card(i) else f"line {i}",
+            "facts": {"event": f"evt_{i:06d}", "type": "charge.succeeded"},
+            "status": "sent" if i < SENT else "pending",
+            "attempts": 0,
+            "next_attempt_at": 0.0,
+            "created_at": NOW - 10,
+            "reply_broadcast": False,
+        }
+        for i in range(SENT + WAITING)
+    ]
+    async with make_sessionmaker(engine)() as session, session.begin():
+        await session.execute(insert(OutboxMessage), rows)
+    async with engine.connect() as conn:
+        await conn.execute(text("ANALYZE"))
+        await conn.commit()
+
+
+async def test_the_storm_look_and_fold_read_the_channel_through_the_index(
+    engine: AsyncEngine,
+) -> None:
+    await fill(engine)
+    sessions = make_sessionmaker(engine)
+    looked: list[storms.Waiting] = []
+    folded: list[int] = []
+
+    async def look() -> None:
+        async with sessions() as session, session.begin():
+            looked.append(
+                await storms.waiting(session, channel="C001", now=NOW, limit=401)
+            )
+
+    async def fold() -> None:
+        async with sessions() as session, session.begin():
+            result = await storms.fold(session, channel="C001", now=NOW, limit=50_000)
+            assert result is not None
+            folded.append(len(result[1]))
+
+    for statement in await statements_of(engine, look):
+        await assert_index_ordered(
+            engine, statement, table="outbox", index="ix_outbox_due"
+        )
+    mine = [i for i in range(SENT, SENT + WAITING) if i % 4 == 1]
+    # The look stops at its limit: the channel's first 401 waiting rows.
+    cards = sum(1 for i in mine[:401] if is_card(i))
+    assert cards > 0
+    assert looked == [
+        storms.Waiting(foldable=401 - cards, other=cards, oldest_foldable=NOW - 10)
+    ]
+
+    # The fold, once per summary, reads the channel's whole waiting range
+    # (a sort of those ids is fine); never the sent history.
+    fold_selects = await statements_of(engine, fold)
+    await assert_reads_through(engine, fold_selects[0], index="ix_outbox_due")
+    # Every waiting alert of the channel, none of its cards, no other channel.
+    assert folded == [sum(1 for i in mine if not is_card(i))]
+    async with sessions() as session:
+        left = await session.scalar(
+            select(func.count()).where(
+                OutboxMessage.status == "pending",  # type: ignore[arg-type]
+                OutboxMessage.channel == "C001",  # type: ignore[arg-type]
+            )
+        )
+    assert left == sum(1 for i in mine if is_card(i))
