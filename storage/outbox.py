@@ -269,6 +269,38 @@ def may_have_gone_out(row: OutboxMessage) -> bool:
     return row.attempts > 0 or row.claimed_by is not None
 
 
+_RENEW = (
+    update(_table)
+    .where(
+        _BY_IDS,
+        _table.c.status == PENDING,
+        _table.c.claimed_by == bindparam("claimant"),
+    )
+    .values(claimed_until=bindparam("until"))
+)
+
+
+async def renew_claims(
+    session: AsyncSession,
+    *,
+    ids: Sequence[int],
+    claimant: str,
+    now: float,
+    lease: float,
+) -> int:
+    """Extend `claimant`'s claim on `ids` to `now + lease`; returns how many
+    rows it still held. Fewer than `ids` means another process took some
+    over (the lease ran out): the claimant must then leave them alone. In a
+    transaction this also locks the rows it renewed until the commit, so a
+    write that follows in it cannot undo a takeover."""
+    if not ids:
+        return 0
+    result = await session.execute(
+        _RENEW, {"ids": list(ids), "claimant": claimant, "until": now + lease}
+    )
+    return rowcount(result)
+
+
 async def release(session: AsyncSession, *, ids: Sequence[int]) -> None:
     """Give back claimed rows untouched (not sent in this round)."""
     if ids:

@@ -12,7 +12,10 @@ class WorkerPolicy:
     """Timings; tests shorten them, production keeps the defaults."""
 
     poll_seconds: float = 1.0
-    lease_seconds: float = 120.0
+    # How long an outbox claim lasts unless its sender renews it (it does,
+    # every quarter lease, while its Slack calls run): a killed sender's
+    # rows are taken over within a lease and a poll (DESIGN invariant 9).
+    lease_seconds: float = 8.0
     # Slack allows about one message per second per channel.
     channel_interval: float = 1.0
     # With more alerts than this waiting in a channel, they go out as digests.
