@@ -98,13 +98,14 @@ class Queued:
     blocks: list[dict[str, Any]] | None = None
     thread_key: str | None = None
     reply_broadcast: bool = False
+    digest_line: str | None = None
 
 
 async def enqueue_many(
     session: AsyncSession, *, messages: Sequence[Queued], now: float
 ) -> None:
-    """Queue many posts in one executemany (a scan's reminders); keys that
-    exist already are skipped, as with `enqueue`."""
+    """Queue many posts in one executemany (a scan's reminders, a round's
+    alerts); keys that exist already are skipped, as with `enqueue`."""
     if not messages:
         return
     dialect = session.get_bind().dialect.name
@@ -116,7 +117,7 @@ async def enqueue_many(
             "channel": m.channel,
             "text": m.text,
             "blocks": m.blocks,
-            "digest_line": None,
+            "digest_line": m.digest_line,
             "thread_key": m.thread_key,
             "reply_broadcast": m.reply_broadcast,
             "status": PENDING,

@@ -22,9 +22,9 @@ class WorkerPolicy:
     digest_threshold: int = 4
     retry_base: float = 1.0
     retry_cap: float = 300.0
-    event_batch: int = 10
+    event_batch: int = 200
     # How long one event transaction may run before it commits.
-    batch_seconds: float = 0.01
+    batch_seconds: float = 0.1
     # A transaction that has run this long commits early when webhook intake
     # is waiting for the database (SQLite has one writer): Stripe's 200 goes
     # first, processing continues in the next round.

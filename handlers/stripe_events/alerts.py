@@ -21,12 +21,14 @@ async def send_alert(ctx: EventContext, *, in_digest: bool = True) -> None:
     alert = build_alert(ctx.event, now=ctx.now)
     if alert is None:
         return
-    await outbox.enqueue(
-        ctx.session,
+    queued = outbox.Queued(
         key=alert_key(ctx.id),
         channel=ctx.deps.settings.channel_for(alert.group),
         text=alert.text,
         blocks=alert.blocks,
         digest_line=alert.summary if in_digest else None,
-        now=ctx.now,
     )
+    if ctx.alerts is not None:
+        ctx.alerts.append(queued)  # queued with the worker's round
+    else:
+        await outbox.enqueue_many(ctx.session, messages=[queued], now=ctx.now)
