@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.deps import Deps
 from bot.stripe_shapes import event_object
+from storage.outbox import Queued
 
 
 @dataclass(frozen=True)
@@ -25,6 +26,9 @@ class EventContext:
     session: AsyncSession
     event: dict[str, Any]
     now: float
+    # Alerts for the worker to queue in one statement with the rest of its
+    # round (one round trip for all, not one each); None: queue at once.
+    alerts: list[Queued] | None = None
 
     @property
     def type(self) -> str:

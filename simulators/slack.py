@@ -32,6 +32,7 @@ import asyncio
 import contextlib
 import itertools
 import json
+import math
 import signal
 import sys
 import time
@@ -235,6 +236,10 @@ class FakeSlack:
         self.base = ""
         self.port: int | None = None
         self.latency = 0.0
+        # Slack's pace for posts: at most one a second per channel, a 429 with
+        # Retry-After for the rest (0: no pacing, as most tests want).
+        self.channel_pace = 0.0
+        self._last_post: dict[str, float] = {}
         self.echo: TextIO | None = None  # each call as a JSON line (standalone)
         self.calls: list[SlackCall] = []
         self.messages: dict[str, list[Json]] = {}
@@ -544,6 +549,18 @@ class FakeSlack:
                 return late.seconds
         return 0.0
 
+    def _paced_out(self, method: str, args: dict[str, Any]) -> _Failure | None:
+        """A 429 for a post that comes sooner than `channel_pace` after the
+        channel's last one (Slack's one message a second per channel)."""
+        if self.channel_pace <= 0 or method != "chat.postMessage":
+            return None
+        channel, now = str(args.get("channel")), time.monotonic()
+        wait = self._last_post.get(channel, -math.inf) + self.channel_pace - now
+        if wait > 0:
+            return _Failure(method, 429, 1, math.ceil(wait), "ratelimited")
+        self._last_post[channel] = now
+        return None
+
     def _take_failure(self, method: str) -> _Failure | None:
         for failure in self._failures:
             if failure.method in (None, method):
@@ -584,7 +601,7 @@ class FakeSlack:
                 await hold.wait(request)
 
         status, extra_headers = 200, {}
-        failure = self._take_failure(method)
+        failure = self._take_failure(method) or self._paced_out(method, args)
         if failure is not None and failure.after_effect:
             self._answer(method, call, token, parse_error)
         if failure is not None:
@@ -1216,6 +1233,7 @@ def _dumps(data: Any) -> str:
 async def _serve(opts: argparse.Namespace) -> None:
     fake = FakeSlack(bot_token=opts.bot_token, scopes=opts.scopes.split(","))
     fake.latency = opts.latency
+    fake.channel_pace = opts.channel_pace
     fake.echo = sys.stderr
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -1235,6 +1253,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--bot-token", default="xoxb-test-token")
     parser.add_argument("--scopes", default=",".join(DEFAULT_SCOPES))
     parser.add_argument("--latency", type=float, default=0.0, help="seconds per call")
+    parser.add_argument(
+        "--channel-pace",
+        type=float,
+        default=0.0,
+        help="seconds between posts to one channel; sooner ones get a 429",
+    )
     asyncio.run(_serve(parser.parse_args(argv)))
 
 

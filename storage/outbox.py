@@ -103,13 +103,16 @@ class Queued:
     blocks: list[dict[str, Any]] | None = None
     thread_key: str | None = None
     reply_broadcast: bool = False
+    digest_line: str | None = None
+    # What a storm summary and its CSV say of an alert (bot.storm_csv).
+    facts: dict[str, Any] | None = None
 
 
 async def enqueue_many(
     session: AsyncSession, *, messages: Sequence[Queued], now: float
 ) -> None:
-    """Queue many posts in one executemany (a scan's reminders); keys that
-    exist already are skipped, as with `enqueue`."""
+    """Queue many posts in one executemany (a scan's reminders, a round's
+    alerts); keys that exist already are skipped, as with `enqueue`."""
     if not messages:
         return
     dialect = session.get_bind().dialect.name
@@ -121,9 +124,10 @@ async def enqueue_many(
             "channel": m.channel,
             "text": m.text,
             "blocks": m.blocks,
-            "digest_line": None,
+            "digest_line": m.digest_line,
             "thread_key": m.thread_key,
             "reply_broadcast": m.reply_broadcast,
+            "facts": m.facts,
             "status": PENDING,
             "attempts": 0,
             "next_attempt_at": 0.0,
@@ -271,6 +275,38 @@ def may_have_gone_out(row: OutboxMessage) -> bool:
     outcome that proves nothing was sent (rate limit, parent not sent yet)
     clears the claim without counting an attempt."""
     return row.attempts > 0 or row.claimed_by is not None
+
+
+_RENEW = (
+    update(_table)
+    .where(
+        _BY_IDS,
+        _table.c.status == PENDING,
+        _table.c.claimed_by == bindparam("claimant"),
+    )
+    .values(claimed_until=bindparam("until"))
+)
+
+
+async def renew_claims(
+    session: AsyncSession,
+    *,
+    ids: Sequence[int],
+    claimant: str,
+    now: float,
+    lease: float,
+) -> int:
+    """Extend `claimant`'s claim on `ids` to `now + lease`; returns how many
+    rows it still held. Fewer than `ids` means another process took some
+    over (the lease ran out): the claimant must then leave them alone. In a
+    transaction this also locks the rows it renewed until the commit, so a
+    write that follows in it cannot undo a takeover."""
+    if not ids:
+        return 0
+    result = await session.execute(
+        _RENEW, {"ids": list(ids), "claimant": claimant, "until": now + lease}
+    )
+    return rowcount(result)
 
 
 async def release(session: AsyncSession, *, ids: Sequence[int]) -> None:

@@ -84,6 +84,7 @@ class EventWorker:
         started = time.perf_counter()
         done: list[DueEvent] = []
         due: list[DueEvent] = []
+        alerts: list[outbox.Queued] = []
         self._more = False
         try:
             async with deps.sessions() as session, session.begin():
@@ -96,10 +97,11 @@ class EventWorker:
                         break
                     if self._name_first(event):
                         break
-                    await self._dispatch(session, event.payload, now)
+                    await self._dispatch(session, event.payload, now, alerts)
                     done.append(event)
                 self._more = len(done) < len(due) or len(due) == policy.event_batch
                 if done:
+                    await outbox.enqueue_many(session, messages=alerts, now=now)
                     await event_store.mark_processed(
                         session, event_ids=[e.id for e in done], now=now
                     )
@@ -150,7 +152,9 @@ class EventWorker:
                 )
                 if not locked:
                     return 0  # another instance has it, or it is done
-                await self._dispatch(session, locked[0].payload, now)
+                alerts: list[outbox.Queued] = []
+                await self._dispatch(session, locked[0].payload, now, alerts)
+                await outbox.enqueue_many(session, messages=alerts, now=now)
                 await event_store.mark_processed(session, event_ids=[event_id], now=now)
         except Exception as exc:
             deps.metrics.event_failures.labels(event_type).inc()
@@ -161,10 +165,16 @@ class EventWorker:
         deps.wake.outbox.set()
         return 1
 
-    async def _dispatch(self, session: AsyncSession, payload: str, now: float) -> None:
+    async def _dispatch(
+        self,
+        session: AsyncSession,
+        payload: str,
+        now: float,
+        alerts: list[outbox.Queued],
+    ) -> None:
         event = json.loads(payload)
         correlation_id.set(str(event.get("id")))
-        await self.router.dispatch(EventContext(self.deps, session, event, now))
+        await self.router.dispatch(EventContext(self.deps, session, event, now, alerts))
 
     async def _record_failure(
         self, event_id: str, event_type: str, attempts: int, exc: Exception

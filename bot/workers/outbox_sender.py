@@ -7,11 +7,13 @@ import logging
 
 import aiohttp
 from slack_sdk.errors import SlackApiError
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.backoff import backoff
 from bot.blocks.alerts import DIGEST_MAX_ITEMS, build_digest
 from bot.deps import Deps
 from bot.logs import correlation_id
+from bot.workers.claim_lease import kept_claim
 from bot.workers.policy import WorkerPolicy, wait_for_wake
 from bot.workers.posted import find_posted, outbox_metadata
 from bot.workers.storms import StormSender
@@ -108,6 +110,21 @@ class OutboxSender:
                     return 0
         ids = [_id(r) for r in chosen]
         correlation_id.set(head.key)
+        try:
+            async with kept_claim(deps, ids, lease=policy.lease_seconds):
+                return await self._deliver(channel, chosen, parent_ts)
+        except TimeoutError as exc:
+            # Cut off before the claim could run out (or it was taken over):
+            # Slack may have the post, so the next attempt looks first.
+            log.warning("gave up sending %s before its claim ran out", head.key)
+            await self._failed(channel, ids, exc, head.attempts)
+            return 1
+
+    async def _deliver(
+        self, channel: str, chosen: list[OutboxMessage], parent_ts: str | None
+    ) -> int:
+        deps, policy = self.deps, self.policy
+        head, ids = chosen[0], [_id(r) for r in chosen]
         if head.kind == "post" and any(outbox.may_have_gone_out(r) for r in chosen):
             try:
                 found = await find_posted(self.deps.slack, chosen, parent_ts)
@@ -153,6 +170,8 @@ class OutboxSender:
             log.exception("Slack has %s (ts %s) but recording it failed", head.key, ts)
             with contextlib.suppress(Exception):
                 async with deps.sessions() as session, session.begin():
+                    if not await self._still_held(session, ids):
+                        return 1
                     await outbox.mark_failed(
                         session,
                         ids=ids,
@@ -172,10 +191,29 @@ class OutboxSender:
         rest = [_id(r) for r in rows if r.key not in found]
         async with self.deps.sessions() as session, session.begin():
             now = self.deps.clock.now()
+            if not await self._still_held(session, [_id(r) for r in rows]):
+                return
             for ts, ids in by_ts.items():
                 await outbox.mark_sent(session, ids=ids, ts=ts, now=now)
             await outbox.release(session, ids=rest)
         log.info("found %d already posted; not sending them again", len(found))
+
+    async def _still_held(self, session: AsyncSession, ids: list[int]) -> bool:
+        """Fencing: whether this process still holds the claim on `ids`,
+        renewed and locked for the rest of `session`'s transaction. A
+        sender whose lease was taken over leaves the rows to the new
+        claimant, which looks in Slack before it sends."""
+        held = await outbox.renew_claims(
+            session,
+            ids=ids,
+            claimant=self.deps.instance_id,
+            now=self.deps.clock.now(),
+            lease=self.policy.lease_seconds,
+        )
+        if held < len(ids):
+            log.warning("outbox rows %s were taken over; leaving them", ids)
+            return False
+        return True
 
     def _choose(self, rows: list[OutboxMessage]) -> list[OutboxMessage]:
         run: list[OutboxMessage] = []
@@ -241,6 +279,8 @@ class OutboxSender:
         deps, policy = self.deps, self.policy
         now = deps.clock.now()
         async with deps.sessions() as session, session.begin():
+            if not await self._still_held(session, ids):
+                return
             if isinstance(exc, SlackApiError) and exc.response.status_code == 429:
                 retry_after = _retry_after(exc)
                 self._next_allowed[channel] = now + retry_after

@@ -12,16 +12,19 @@ class WorkerPolicy:
     """Timings; tests shorten them, production keeps the defaults."""
 
     poll_seconds: float = 1.0
-    lease_seconds: float = 120.0
+    # How long an outbox claim lasts unless its sender renews it (it does,
+    # every quarter lease, while its Slack calls run): a killed sender's
+    # rows are taken over within a lease and a poll (DESIGN invariant 9).
+    lease_seconds: float = 8.0
     # Slack allows about one message per second per channel.
     channel_interval: float = 1.0
     # With more alerts than this waiting in a channel, they go out as digests.
     digest_threshold: int = 4
     retry_base: float = 1.0
     retry_cap: float = 300.0
-    event_batch: int = 10
+    event_batch: int = 200
     # How long one event transaction may run before it commits.
-    batch_seconds: float = 0.01
+    batch_seconds: float = 0.1
     # A transaction that has run this long commits early when webhook intake
     # is waiting for the database (SQLite has one writer): Stripe's 200 goes
     # first, processing continues in the next round.

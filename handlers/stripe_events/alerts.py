@@ -64,13 +64,15 @@ async def queue_alert(
         # A digest line has no room for a ping: an alert that mentions
         # someone is posted on its own.
         in_digest = in_digest and not rule.mention
-    await outbox.enqueue(
-        ctx.session,
+    queued = outbox.Queued(
         key=alert_key(ctx.id),
         channel=channel,
         text=text,
         blocks=blocks,
         digest_line=alert.summary if in_digest else None,
-        now=ctx.now,
         facts=storm_row(ctx.event).as_facts() if in_digest else None,
     )
+    if ctx.alerts is not None:
+        ctx.alerts.append(queued)  # queued with the worker's round
+    else:
+        await outbox.enqueue_many(ctx.session, messages=[queued], now=ctx.now)

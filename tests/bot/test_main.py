@@ -148,11 +148,6 @@ async def test_dispute_webhook_to_a_running_bot_alerts_once(
 async def test_sigkill_after_200s_loses_no_alert(
     bot_process: Starter, fake_slack: FakeSlack, db_url: str, tmp_path: Path
 ) -> None:
-    if not db_url.startswith("sqlite"):
-        pytest.skip(
-            "on PostgreSQL a killed sender's outbox claims wait out their 120 s "
-            "lease (SQLite frees them at start); covered on SQLite"
-        )
     # Slow Slack, so that most alerts are still queued when the kill lands.
     fake_slack.latency = 0.3
     bot = bot_process()

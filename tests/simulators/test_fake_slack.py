@@ -197,6 +197,22 @@ async def test_rate_limit_and_injected_failures(
         await fake.wait_for_calls("chat.delete", 1, timeout=0.05)
 
 
+async def test_channel_pace_refuses_a_second_post_within_the_second(
+    fake: FakeSlack, client: AsyncWebClient
+) -> None:
+    fake.channel_pace = 1.0
+    await client.chat_postMessage(channel="C1", text="first")
+    await client.chat_postMessage(channel="C2", text="another channel")
+    with pytest.raises(SlackApiError) as exc_info:
+        await client.chat_postMessage(channel="C1", text="too soon")
+    assert exc_info.value.response.status_code == 429
+    assert exc_info.value.response.headers["Retry-After"] == "1"
+    assert [m["text"] for m in fake.messages["C1"]] == ["first"]
+    await asyncio.sleep(1.0)
+    await client.chat_postMessage(channel="C1", text="a second later")
+    assert [m["text"] for m in fake.messages["C1"]] == ["first", "a second later"]
+
+
 async def test_go_down_and_come_back(fake: FakeSlack, client: AsyncWebClient) -> None:
     url = fake.url
     await client.auth_test()

@@ -1,0 +1,197 @@
+"""Event processing rate against the backlog, SQLite and PostgreSQL.
+
+The event worker of `python -m bot` (the real router and handlers, production
+timings), in this process on one core, over a stored backlog of 1,000, 10,000
+and 50,000 events: the 13 non-dispute recommended types round robin with one
+dispute in 100, fixture-sized, stored the way intake stores them. Printed:
+events processed per second over the first `--measure` events of each
+backlog (alerts queued in the outbox, committed with the event). No Slack:
+the outbox sender is not running, so this is processing alone.
+
+    python bench/event_rate.py [--backlogs 1000,10000,50000] [--measure 5000]
+        [--profile] [--db sqlite|postgres|both]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import cProfile
+import json
+import os
+import pstats
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import handlers
+from bot.config import Settings
+from bot.deps import Deps
+from bot.event_router import EventRouter
+from bot.workers import EventWorker, WorkerPolicy
+from storage import events as event_store
+from storage.events import NewEvent
+from storage.migrate import upgrade
+from tests.support import (
+    BOT_TOKEN,
+    CHANNELS,
+    OBJECT_FOR_TYPE,
+    SIGNING_SECRET,
+    STRIPE_KEY,
+    WEBHOOK_SECRET,
+    event,
+)
+
+POSTGRES_URL = os.environ.get(
+    "TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
+)
+INSERT_CHUNK = 2_000
+WARM_UP = 200
+TYPES = sorted(t for t in OBJECT_FOR_TYPE if "dispute" not in t)
+
+
+def backlog(count: int) -> list[NewEvent]:
+    stored = []
+    for i in range(count):
+        kind = "charge.dispute.created" if i % 100 == 99 else TYPES[i % len(TYPES)]
+        evt: dict[str, Any] = event(kind)
+        obj = evt["data"]["object"]
+        stored.append(
+            NewEvent(
+                id=evt["id"],
+                type=kind,
+                livemode=False,
+                created=evt["created"],
+                object_id=obj.get("id"),
+                payload=json.dumps(evt),
+            )
+        )
+    return stored
+
+
+def settings(db_url: str) -> Settings:
+    # Nothing here calls Slack or Stripe: the URLs lead nowhere.
+    values: dict[str, Any] = {
+        "SLACK_BOT_TOKEN": BOT_TOKEN,
+        "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+        "SLACK_API_URL": "http://127.0.0.1:9/api/",
+        "STRIPE_API_KEY": STRIPE_KEY,
+        "STRIPE_WEBHOOK_SECRET": WEBHOOK_SECRET,
+        "STRIPE_API_BASE": "http://127.0.0.1:9",
+        "DATABASE_URL": db_url,
+        **CHANNELS,
+    }
+    return Settings(_env_file=None, **values)
+
+
+async def rate(db_url: str, count: int, measure: int, profile: bool) -> float:
+    """Events processed per second over the first `measure` of `count`."""
+    deps = Deps.create(settings(db_url))
+    try:
+        await upgrade(deps.engine)
+        # A warm-up round first (statement caches, first connections),
+        # not timed; then the backlog of `count` stays.
+        stored = backlog(count + WARM_UP)
+        now = time.time()
+        for start in range(0, count, INSERT_CHUNK):
+            async with deps.sessions() as session, session.begin():
+                await event_store.store_events(
+                    session, events=stored[start : start + INSERT_CHUNK], now=now
+                )
+        async with deps.engine.connect() as conn:
+            await conn.execute(text("ANALYZE"))
+            await conn.commit()
+        router = EventRouter()
+        handlers.register_stripe_events(router)
+        worker = EventWorker(deps, router, WorkerPolicy())
+        done = 0
+        while done < WARM_UP:
+            done += await worker.process_round()
+        target, done = min(measure, count), 0
+        profiler = cProfile.Profile() if profile else None
+        started = time.perf_counter()
+        if profiler is not None:
+            profiler.enable()
+        while done < target:
+            done += await worker.process_round()
+        elapsed = time.perf_counter() - started
+        if profiler is not None:
+            profiler.disable()
+            stats = pstats.Stats(profiler).sort_stats("cumulative")
+            stats.print_stats(45)
+            pstats.Stats(profiler).sort_stats("tottime").print_stats(25)
+        return done / elapsed
+    finally:
+        await deps.aclose()
+
+
+async def pg_admin() -> asyncpg.Connection:
+    url = make_url(POSTGRES_URL)
+    return await asyncpg.connect(
+        host=url.host, port=url.port or 5432, user=url.username, database=url.database
+    )
+
+
+async def on_postgres(count: int, measure: int, profile: bool) -> float | None:
+    try:
+        admin = await pg_admin()
+    except (OSError, asyncpg.PostgresError) as exc:
+        print(f"PostgreSQL at {POSTGRES_URL} is unavailable: {exc}", file=sys.stderr)
+        return None
+    name = f"stripe_ops_rate_{uuid.uuid4().hex[:8]}"
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await admin.close()
+    try:
+        url = make_url(POSTGRES_URL).set(database=name)
+        return await rate(
+            url.render_as_string(hide_password=False), count, measure, profile
+        )
+    finally:
+        admin = await pg_admin()
+        try:
+            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        finally:
+            await admin.close()
+
+
+async def on_sqlite(count: int, measure: int, profile: bool) -> float:
+    with tempfile.TemporaryDirectory() as tmp:
+        return await rate(f"sqlite:///{Path(tmp) / 'rate.db'}", count, measure, profile)
+
+
+async def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--backlogs", default="1000,10000,50000")
+    parser.add_argument("--measure", type=int, default=5_000)
+    parser.add_argument("--profile", action="store_true")
+    parser.add_argument("--db", choices=("sqlite", "postgres", "both"), default="both")
+    args = parser.parse_args()
+    if hasattr(os, "sched_setaffinity"):
+        os.sched_setaffinity(0, {0})  # one core, as the server has
+    print(f"events processed per second over the first {args.measure:,} events")
+    print(f"{'backlog':>10} {'SQLite':>10} {'PostgreSQL':>12}")
+    for count in (int(b) for b in args.backlogs.split(",")):
+        lite = pg = None
+        if args.db in ("sqlite", "both"):
+            lite = await on_sqlite(count, args.measure, args.profile)
+        if args.db in ("postgres", "both"):
+            pg = await on_postgres(count, args.measure, args.profile)
+        shown = ["n/a" if r is None else f"{r:,.0f}" for r in (lite, pg)]
+        print(f"{count:>10,} {shown[0]:>10} {shown[1]:>12}", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(asyncio.run(main()))
