@@ -16,6 +16,8 @@ machine; bench/webhook_ingest.py does the big bursts.
 from __future__ import annotations
 
 import asyncio
+import csv
+import io
 import json
 import time
 from collections import Counter
@@ -231,3 +233,103 @@ async def test_three_instances_one_killed_lose_and_double_nothing(
     assert not twice, f"posted more than once: {twice[:5]}"
     nags = [k for k in keys if k.startswith("dispute-reminder:")]
     assert len(nags) == len(disputes), "a dispute got more or less than one reminder"
+
+
+STORM_EVENTS = 6_000
+STORM_CHANNEL = "CSTORM"
+
+
+@pytest.fixture
+async def storm_instances(
+    tmp_path: Path, db_url: str, fake_slack: FakeSlack, fake_stripe: FakeStripe
+) -> AsyncIterator[list[BotProcess]]:
+    """Three instances whose every alert channel is one: a burst there is a
+    storm (more waiting than a minute of digests), folded into summaries."""
+    if db_url.startswith("sqlite"):
+        pytest.skip("several instances need PostgreSQL; SQLite runs one")
+    one = dict.fromkeys(
+        ("ALERT_CHANNEL", "PAYMENTS_CHANNEL", "REFUNDS_CHANNEL", "PAYOUTS_CHANNEL"),
+        STORM_CHANNEL,
+    )
+    procs = []
+    for n in range(3):
+        cwd = tmp_path / f"storm{n}"
+        cwd.mkdir()
+        env = bot_env(
+            db_url=db_url,
+            slack_url=fake_slack.url,
+            stripe_url=fake_stripe.url,
+            port=free_port(),
+            LOG_LEVEL="WARNING",
+        )
+        env.update(one)
+        procs.append(BotProcess(env, cwd))
+    yield procs
+    for proc in procs:
+        proc.stop()
+
+
+def listed_in_csvs(fake_slack: FakeSlack) -> Counter[str]:
+    """Event IDs in every CSV the bot shared (a storm summary's full list)."""
+    ids: Counter[str] = Counter()
+    for file, content in fake_slack.files.values():
+        if file["name"].endswith(".csv"):
+            rows = csv.DictReader(io.StringIO(content.decode("utf-8-sig")))
+            ids.update(row["event_id"] for row in rows)
+    return ids
+
+
+async def test_a_storm_over_three_instances_one_killed_shows_each_event_once(
+    storm_instances: list[BotProcess],
+    fake_slack: FakeSlack,
+    deps: Deps,
+) -> None:
+    fake_slack.latency = 0.05
+    await asyncio.gather(*(p.start() for p in storm_instances))
+    a, b, c = storm_instances
+    events = [
+        event(NON_DISPUTE_TYPES[i % len(NON_DISPUTE_TYPES)])
+        for i in range(STORM_EVENTS)
+    ]
+    half = STORM_EVENTS // 2
+    async with aiohttp.ClientSession() as http:
+        await deliver(http, storm_instances, events[:half])
+        b.kill()
+        killed_at = time.monotonic()
+        await deliver(http, [a, c], events[half:])
+
+    wanted = {e["id"] for e in events}
+
+    def shown() -> Counter[str]:
+        """Each event as Slack shows it: its alert or digest line (by the
+        post's tag), or its line in a storm summary's CSV."""
+        seen = Counter(
+            {
+                k.removeprefix("alert:"): n
+                for k, n in posted_keys(fake_slack).items()
+                if k.startswith("alert:")
+            }
+        )
+        seen.update(listed_in_csvs(fake_slack))
+        return seen
+
+    while wanted - shown().keys():
+        assert time.monotonic() - killed_at < DRAINED_SECONDS, (
+            f"{len(wanted - shown().keys())} events never shown"
+        )
+        await asyncio.sleep(0.5)
+    await settled(deps, fake_slack)
+
+    seen = shown()
+    twice = sorted(k for k in wanted if seen[k] > 1)
+    assert not twice, f"shown more than once: {twice[:5]}"
+    assert set(seen) == wanted
+    summaries = [
+        m
+        for m in fake_slack.messages.get(STORM_CHANNEL, [])
+        if any(f["name"].endswith(".csv") for f in m.get("files") or [])
+    ]
+    assert summaries, "the burst never became a storm summary"
+    async with deps.sessions() as session:
+        statuses = (await session.execute(select(col(StripeEvent.status)))).scalars()
+        assert Counter(statuses.all()) == {"processed": STORM_EVENTS}
