@@ -16,13 +16,14 @@ from typing import Any
 
 import pytest
 from sqlalchemy import select, update
+from sqlmodel import col
 
 from bot.config import Settings
 from bot.deps import Deps
 from bot.server import DEPS, Options
 from simulators.slack import FakeSlack
 from storage import storms
-from storage.models import StormSummary
+from storage.models import OutboxMessage, StormSummary
 from tests.bot import test_storms
 from tests.bot.test_storms import (
     OPTIONS,
@@ -153,7 +154,17 @@ async def test_a_sender_taken_over_stops_and_leaves_the_summary_alone(
     assert sorted(r["event_id"] for r in rows) == sorted(e["id"] for e in events)
 
 
-async def test_a_late_write_of_an_old_claimant_is_refused(
+async def folded_statuses(deps: Deps, summary_id: int) -> set[str]:
+    async with deps.sessions() as session:
+        result = await session.execute(
+            select(col(OutboxMessage.status)).where(
+                col(OutboxMessage.storm_id) == summary_id
+            )
+        )
+        return set(result.scalars())
+
+
+async def test_late_writes_of_a_taken_over_claimant_are_refused(
     settings: Settings, fake_slack: FakeSlack, start_app: AppFactory, clock: ManualClock
 ) -> None:
     app, _, hold = await held_summary_post(
@@ -165,30 +176,37 @@ async def test_a_late_write_of_an_old_claimant_is_refused(
     hold.release()
     row = await the_summary(deps)
     assert row.id is not None
-    now = deps.clock.now()
+    old, now = deps.instance_id, deps.clock.now()
     async with deps.sessions() as session, session.begin():
         applied = [
+            await storms.renew_claim(
+                session, summary_id=row.id, claimant=old, now=now, lease=LEASE
+            ),
             await storms.mark_posted(
-                session, summary_id=row.id, ts="1.0", now=now, claimant="gone"
+                session, summary_id=row.id, ts="1.0", claimant=old, now=now
             ),
             await storms.mark_failed(
-                session,
-                summary_id=row.id,
-                error="late",
-                retry_at=now,
-                claimant="gone",
+                session, summary_id=row.id, error="late", retry_at=now, claimant=old
             ),
-            await storms.defer(session, summary_id=row.id, until=now, claimant="gone"),
+            await storms.defer(session, summary_id=row.id, until=now, claimant=old),
             await storms.mark_done(
-                session, summary_id=row.id, file_id="F1", claimant="gone"
+                session, summary_id=row.id, file_id="F1", claimant=old
             ),
         ]
-    assert applied == [False] * 4
+    assert applied == [False] * 5
     after = await the_summary(deps)
     assert (after.claimed_by, after.status, after.ts) == (OTHER, storms.CLAIMED, None)
-    async with deps.sessions() as session:
-        folded = await storms.rows_of(session, summary_id=row.id)
-    assert folded  # still folded under the summary, not marked sent
+    assert (after.attempts, after.last_error) == (0, None)
+    assert await folded_statuses(deps, row.id) == {"folded"}
+
+    # The claimant that holds it writes.
+    async with deps.sessions() as session, session.begin():
+        assert await storms.mark_posted(
+            session, summary_id=row.id, ts="2.0", claimant=OTHER, now=now
+        )
+    after = await the_summary(deps)
+    assert (after.claimed_by, after.status, after.ts) == (None, storms.POSTED, "2.0")
+    assert await folded_statuses(deps, row.id) == {"sent"}
 
 
 async def test_a_killed_senders_summary_is_taken_over_within_a_lease(
