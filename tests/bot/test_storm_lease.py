@@ -123,6 +123,38 @@ async def test_a_summary_post_held_past_its_lease_keeps_its_claim(
     assert sorted(r["event_id"] for r in rows) == sorted(e["id"] for e in events)
 
 
+async def test_a_csv_upload_held_past_its_lease_keeps_its_claim(
+    settings: Settings, fake_slack: FakeSlack, start_app: AppFactory, clock: ManualClock
+) -> None:
+    app, events = await start_with_storm(
+        settings, fake_slack, _with(start_app, SHORT), clock
+    )
+    deps = app.app[DEPS]
+    hold = fake_slack.hold("files.completeUploadExternal")
+    await run_until(clock, deps, lambda: hold.arrived == 1)
+    for _ in range(4):
+        await asyncio.sleep(LEASE / 2)
+        clock.advance(LEASE / 2)
+    assert hold.caller_waiting == 1, "the sender gave up a claim it could keep"
+    assert await claim_as_other(deps, force=False) is None, (
+        "a second sender took over a CSV still being uploaded"
+    )
+    hold.release()
+    await until(lambda: bool(file_shares(fake_slack)))
+
+    async def done() -> bool:
+        return (await the_summary(deps)).status == storms.DONE
+
+    deadline = time.monotonic() + 5
+    while not await done():
+        assert time.monotonic() < deadline, "the upload was not recorded"
+        await asyncio.sleep(0.05)
+    assert len(fake_slack.calls_to("files.completeUploadExternal")) == 1
+    assert fake_slack.calls_to("conversations.replies") == []
+    rows = csv_rows(fake_slack, file_shares(fake_slack)[0])
+    assert sorted(r["event_id"] for r in rows) == sorted(e["id"] for e in events)
+
+
 async def test_a_sender_taken_over_stops_and_leaves_the_summary_alone(
     settings: Settings, fake_slack: FakeSlack, start_app: AppFactory, clock: ManualClock
 ) -> None:
