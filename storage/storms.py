@@ -276,13 +276,36 @@ async def claim_next(
     return row
 
 
-async def mark_posted(
-    session: AsyncSession, *, summary_id: int, ts: str, now: float
-) -> None:
-    """The summary is in Slack: its alerts are sent, under its ts."""
-    await session.execute(
+def _held(summary_id: int, claimant: str) -> Any:
+    """Fencing: the summary is still `claimant`'s. A write under this
+    condition that matches no row leaves the summary to whoever took it over
+    (who looks in Slack before posting again). A lease that ran out without
+    a takeover still names its claimant, and nobody else works on the row:
+    checking the name alone also keeps fencing right across clock skew."""
+    return and_(_sum.c.id == summary_id, _sum.c.claimed_by == claimant)
+
+
+async def renew_claim(
+    session: AsyncSession, *, summary_id: int, claimant: str, now: float, lease: float
+) -> bool:
+    """Extend `claimant`'s claim to `now + lease`; False if another process
+    took it over: the claimant must then leave it alone."""
+    renewed = await session.execute(
         update(_sum)
-        .where(_sum.c.id == summary_id)
+        .where(_held(summary_id, claimant), _sum.c.status.in_(OPEN))
+        .values(claimed_until=now + lease)
+    )
+    return rowcount(renewed) == 1
+
+
+async def mark_posted(
+    session: AsyncSession, *, summary_id: int, ts: str, claimant: str, now: float
+) -> bool:
+    """The summary is in Slack: its alerts are sent, under its ts. False
+    (nothing written) if `claimant` no longer holds the summary."""
+    posted = await session.execute(
+        update(_sum)
+        .where(_held(summary_id, claimant), _sum.c.status == CLAIMED)
         .values(
             status=POSTED,
             ts=ts,
@@ -293,18 +316,23 @@ async def mark_posted(
             last_error=None,
         )
     )
+    if rowcount(posted) != 1:
+        return False
     await session.execute(
         update(_out)
         .where(_out.c.storm_id == summary_id, _out.c.status == FOLDED)
         .values(status=SENT, ts=ts, sent_at=now)
     )
+    return True
 
 
-async def mark_done(session: AsyncSession, *, summary_id: int, file_id: str) -> None:
-    """The CSV is in the summary's thread."""
-    await session.execute(
+async def mark_done(
+    session: AsyncSession, *, summary_id: int, file_id: str, claimant: str
+) -> bool:
+    """The CSV is in the summary's thread (False: not `claimant`'s any more)."""
+    done = await session.execute(
         update(_sum)
-        .where(_sum.c.id == summary_id)
+        .where(_held(summary_id, claimant), _sum.c.status == POSTED)
         .values(
             status=DONE,
             file_id=file_id,
@@ -314,6 +342,7 @@ async def mark_done(session: AsyncSession, *, summary_id: int, file_id: str) -> 
             last_error=None,
         )
     )
+    return rowcount(done) == 1
 
 
 async def mark_failed(
@@ -322,8 +351,10 @@ async def mark_failed(
     summary_id: int,
     error: str,
     retry_at: float,
+    claimant: str,
     upload_uncertain: bool = False,
-) -> None:
+) -> bool:
+    """An attempt failed (False: not `claimant`'s any more, nothing written)."""
     values: dict[str, Any] = {
         "attempts": _sum.c.attempts + 1,
         "next_attempt_at": retry_at,
@@ -333,16 +364,23 @@ async def mark_failed(
     }
     if upload_uncertain:
         values["upload_uncertain"] = True
-    await session.execute(update(_sum).where(_sum.c.id == summary_id).values(values))
+    failed = await session.execute(
+        update(_sum).where(_held(summary_id, claimant)).values(values)
+    )
+    return rowcount(failed) == 1
 
 
-async def defer(session: AsyncSession, *, summary_id: int, until: float) -> None:
-    """Wait without counting an attempt (rate limited)."""
-    await session.execute(
+async def defer(
+    session: AsyncSession, *, summary_id: int, until: float, claimant: str
+) -> bool:
+    """Wait without counting an attempt (rate limited); False: not
+    `claimant`'s any more, nothing written."""
+    deferred = await session.execute(
         update(_sum)
-        .where(_sum.c.id == summary_id)
+        .where(_held(summary_id, claimant))
         .values(next_attempt_at=until, claimed_by=None, claimed_until=None)
     )
+    return rowcount(deferred) == 1
 
 
 async def release_claims(session: AsyncSession, *, claimant: str | None = None) -> int:

@@ -13,7 +13,7 @@ from bot.backoff import backoff
 from bot.blocks.alerts import DIGEST_MAX_ITEMS, build_digest
 from bot.deps import Deps
 from bot.logs import correlation_id
-from bot.workers.claim_lease import kept_claim
+from bot.workers.claim_lease import kept_claim, outbox_rows
 from bot.workers.policy import WorkerPolicy, wait_for_wake
 from bot.workers.posted import find_posted, outbox_metadata
 from bot.workers.storms import StormSender
@@ -111,7 +111,9 @@ class OutboxSender:
         ids = [_id(r) for r in chosen]
         correlation_id.set(head.key)
         try:
-            async with kept_claim(deps, ids, lease=policy.lease_seconds):
+            renew = outbox_rows(deps, ids, lease=policy.lease_seconds)
+            what = f"outbox rows {ids}"
+            async with kept_claim(deps, renew, lease=policy.lease_seconds, what=what):
                 return await self._deliver(channel, chosen, parent_ts)
         except TimeoutError as exc:
             # Cut off before the claim could run out (or it was taken over):

@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import math
 import re
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 
 import aiohttp
@@ -25,6 +26,7 @@ from bot.blocks.alerts.storm import Unfolded, build_storm_summary
 from bot.deps import Deps
 from bot.slack_files import SlackFile, upload_file
 from bot.storm_csv import StormRow, build_csv
+from bot.workers.claim_lease import kept_claim, storm_summary
 from bot.workers.policy import WorkerPolicy
 from bot.workers.posted import find_posted, outbox_metadata
 from storage import storms
@@ -163,6 +165,16 @@ class StormSender:
             await self._upload(summary)
         return 1
 
+    def _kept(self, summary: StormSummary) -> AbstractAsyncContextManager[None]:
+        """Slack may take longer than the lease (a large CSV): the claim is
+        renewed meanwhile, and the calls are cut off (TimeoutError) before
+        it could run out or once it is taken over, so no other instance
+        posts or uploads alongside. The outcome is written after, fenced."""
+        assert summary.id is not None
+        lease = self.policy.lease_seconds
+        renew = storm_summary(self.deps, summary.id, lease=lease)
+        return kept_claim(self.deps, renew, lease=lease, what=summary.key)
+
     async def _post(self, summary: StormSummary) -> None:
         assert summary.id is not None
         # A transient row: the lookup and the tag are the outbox's own.
@@ -170,20 +182,29 @@ class StormSender:
             key=summary.key, channel=summary.channel, text="", created_at=0.0
         )
         try:
-            ts: str | None = None
-            if summary.attempts > 0 or summary.claimed_by is not None:
-                found = await find_posted(self.deps.slack, [as_row], None)
-                ts = found.get(summary.key)
-            if ts is None:
-                ts = await self._send(summary, as_row)
-                self.deps.metrics.outbox_sent.labels("storm").inc()
+            async with self._kept(summary):
+                ts: str | None = None
+                if summary.attempts > 0 or summary.claimed_by is not None:
+                    found = await find_posted(self.deps.slack, [as_row], None)
+                    ts = found.get(summary.key)
+                if ts is None:
+                    ts = await self._send(summary, as_row)
+                    self.deps.metrics.outbox_sent.labels("storm").inc()
         except _SLACK_ERRORS as exc:
+            # Also cut off: Slack may have the post; the attempt counted
+            # makes the next claimant look in the channel first.
             await self._failed(summary, exc, uncertain=False)
             return
         async with self.deps.sessions() as session, session.begin():
-            await storms.mark_posted(
-                session, summary_id=summary.id, ts=ts, now=self.deps.clock.now()
+            applied = await storms.mark_posted(
+                session,
+                summary_id=summary.id,
+                ts=ts,
+                claimant=self.deps.instance_id,
+                now=self.deps.clock.now(),
             )
+        if not applied:
+            _taken_over(summary)
 
     async def _send(self, summary: StormSummary, as_row: OutboxMessage) -> str:
         blocks: list[dict[str, object]] | None = summary.blocks
@@ -210,28 +231,37 @@ class StormSender:
         assert summary.id is not None
         assert summary.ts is not None
         try:
-            file_id = None
-            if summary.upload_uncertain or summary.claimed_by is not None:
-                file_id = await self._find_upload(summary)
-            if file_id is None:
-                async with self.deps.sessions() as session, session.begin():
-                    rows = await storms.rows_of(session, summary_id=summary.id)
-                content = build_csv(_row(r.key, r.facts) for r in rows)
-                file_id = await upload_file(
-                    self.deps.slack,
-                    SlackFile(
-                        filename=csv_name(summary),
-                        content=content,
-                        title=f"{summary.events:,} Stripe events (CSV)",
-                    ),
-                    channel=summary.channel,
-                    thread_ts=summary.ts,
-                )
+            async with self._kept(summary):
+                file_id = None
+                if summary.upload_uncertain or summary.claimed_by is not None:
+                    file_id = await self._find_upload(summary)
+                if file_id is None:
+                    async with self.deps.sessions() as session, session.begin():
+                        rows = await storms.rows_of(session, summary_id=summary.id)
+                    content = build_csv(_row(r.key, r.facts) for r in rows)
+                    file_id = await upload_file(
+                        self.deps.slack,
+                        SlackFile(
+                            filename=csv_name(summary),
+                            content=content,
+                            title=f"{summary.events:,} Stripe events (CSV)",
+                        ),
+                        channel=summary.channel,
+                        thread_ts=summary.ts,
+                    )
         except _SLACK_ERRORS as exc:
+            # Also cut off: the file may be in the thread; looked for next.
             await self._failed(summary, exc, uncertain=True)
             return
         async with self.deps.sessions() as session, session.begin():
-            await storms.mark_done(session, summary_id=summary.id, file_id=file_id)
+            applied = await storms.mark_done(
+                session,
+                summary_id=summary.id,
+                file_id=file_id,
+                claimant=self.deps.instance_id,
+            )
+        if not applied:
+            _taken_over(summary)
 
     async def _find_upload(self, summary: StormSummary) -> str | None:
         """The CSV's file ID if an earlier upload shared it in the thread."""
@@ -264,9 +294,17 @@ class StormSender:
     ) -> None:
         assert summary.id is not None
         policy, now = self.policy, self.deps.clock.now()
+        me = self.deps.instance_id
         async with self.deps.sessions() as session, session.begin():
             if isinstance(exc, SlackApiError) and exc.response.status_code == 429:
-                await storms.defer(session, summary_id=summary.id, until=now + 1.0)
+                deferred = await storms.defer(
+                    session,
+                    summary_id=summary.id,
+                    until=now + 1.0,
+                    claimant=me,
+                )
+                if not deferred:
+                    _taken_over(summary)
                 return
             delay = backoff(
                 summary.attempts, base=policy.retry_base, cap=policy.retry_cap
@@ -278,14 +316,25 @@ class StormSender:
                 if isinstance(exc, SlackApiError)
                 else type(exc).__name__
             )
-            await storms.mark_failed(
+            applied = await storms.mark_failed(
                 session,
                 summary_id=summary.id,
                 error=error,
                 retry_at=now + delay,
                 upload_uncertain=uncertain,
+                claimant=me,
             )
+        if not applied:
+            _taken_over(summary)
+            return
         log.warning("storm summary %s: Slack failed (%s)", summary.key, error)
+
+
+def _taken_over(summary: StormSummary) -> None:
+    log.warning(
+        "storm summary %s was taken over; leaving it to its new claimant",
+        summary.key,
+    )
 
 
 def _row(key: str, facts: dict[str, object] | None) -> StormRow:

@@ -1,0 +1,290 @@
+"""Storm summary claims are short leases, kept and fenced as outbox claims are.
+
+A sender renews its claim on a summary while Slack takes its time, stops
+when it cannot, and its late writes leave a summary another process has
+taken over to that process. Each scenario runs on SQLite and PostgreSQL;
+"another process" is a second claimant written through the storage
+functions, as a second instance's sender would.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import time
+from typing import Any
+
+import pytest
+from sqlalchemy import select, update
+from sqlmodel import col
+
+from bot.config import Settings
+from bot.deps import Deps
+from bot.server import DEPS, Options
+from simulators.slack import FakeSlack
+from storage import storms
+from storage.models import OutboxMessage, StormSummary
+from tests.bot import test_storms
+from tests.bot.test_storms import (
+    OPTIONS,
+    csv_rows,
+    file_shares,
+    run_until,
+    start_with_storm,
+    summaries,
+    until,
+)
+from tests.conftest import AppFactory, ManualClock
+
+LEASE = 2.0
+SHORT = dataclasses.replace(
+    OPTIONS, policy=dataclasses.replace(OPTIONS.policy, lease_seconds=LEASE)
+)
+OTHER = "other-instance"
+
+
+@pytest.fixture
+def settings_overrides() -> dict[str, Any]:
+    return test_storms.settings_overrides.__wrapped__()  # type: ignore[attr-defined,no-any-return]
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock()
+
+
+async def the_summary(deps: Deps) -> StormSummary:
+    async with deps.sessions() as session:
+        [row] = (await session.execute(select(StormSummary))).scalars().all()
+    return row
+
+
+async def claim_as_other(deps: Deps, *, force: bool) -> StormSummary | None:
+    """A second sender's claim; `force`: as if our lease had run out."""
+    async with deps.sessions() as session, session.begin():
+        if force:
+            await session.execute(update(StormSummary).values(claimed_until=0.0))
+        return await storms.claim_next(
+            session,
+            channel="CSTORM",
+            claimant=OTHER,
+            now=deps.clock.now(),
+            lease=LEASE,
+        )
+
+
+async def held_summary_post(
+    settings: Settings,
+    fake_slack: FakeSlack,
+    start_app: AppFactory,
+    clock: ManualClock,
+    options: Options,
+) -> tuple[Any, list[dict[str, Any]], Any]:
+    """A storm folded, its summary's post in flight (held by Slack)."""
+    # start_with_storm starts its instance with OPTIONS: ours instead.
+    app, events = await start_with_storm(
+        settings, fake_slack, _with(start_app, options), clock
+    )
+    hold = fake_slack.hold("chat.postMessage")
+    clock.advance(1.05)
+    app.app[DEPS].wake.outbox.set()
+    await until(lambda: hold.arrived == 1)
+    return app, events, hold
+
+
+def _with(start_app: AppFactory, options: Options) -> AppFactory:
+    async def start(settings: Settings, _: Options, clock: Any, **kw: Any) -> Any:
+        return await start_app(settings, options, clock, **kw)
+
+    return start
+
+
+async def test_a_summary_post_held_past_its_lease_keeps_its_claim(
+    settings: Settings, fake_slack: FakeSlack, start_app: AppFactory, clock: ManualClock
+) -> None:
+    app, events, hold = await held_summary_post(
+        settings, fake_slack, start_app, clock, SHORT
+    )
+    deps = app.app[DEPS]
+    # Slack keeps the post for twice the lease (by both clocks); the sender
+    # renews meanwhile, so a second sender finds nothing to take over.
+    for _ in range(4):
+        await asyncio.sleep(LEASE / 2)
+        clock.advance(LEASE / 2)
+    assert hold.caller_waiting == 1, "the sender gave up a claim it could keep"
+    assert await claim_as_other(deps, force=False) is None, (
+        "a second sender took over a summary still being posted"
+    )
+    hold.release()
+    await run_until(clock, deps, lambda: bool(file_shares(fake_slack)))
+    assert len(summaries(fake_slack)) == 1
+    assert fake_slack.calls_to("conversations.history") == []
+    rows = csv_rows(fake_slack, file_shares(fake_slack)[0])
+    assert sorted(r["event_id"] for r in rows) == sorted(e["id"] for e in events)
+
+
+async def test_a_csv_upload_held_past_its_lease_keeps_its_claim(
+    settings: Settings, fake_slack: FakeSlack, start_app: AppFactory, clock: ManualClock
+) -> None:
+    app, events = await start_with_storm(
+        settings, fake_slack, _with(start_app, SHORT), clock
+    )
+    deps = app.app[DEPS]
+    hold = fake_slack.hold("files.completeUploadExternal")
+    await run_until(clock, deps, lambda: hold.arrived == 1)
+    for _ in range(4):
+        await asyncio.sleep(LEASE / 2)
+        clock.advance(LEASE / 2)
+    assert hold.caller_waiting == 1, "the sender gave up a claim it could keep"
+    assert await claim_as_other(deps, force=False) is None, (
+        "a second sender took over a CSV still being uploaded"
+    )
+    hold.release()
+    await until(lambda: bool(file_shares(fake_slack)))
+
+    async def done() -> bool:
+        return (await the_summary(deps)).status == storms.DONE
+
+    deadline = time.monotonic() + 5
+    while not await done():
+        assert time.monotonic() < deadline, "the upload was not recorded"
+        await asyncio.sleep(0.05)
+    assert len(fake_slack.calls_to("files.completeUploadExternal")) == 1
+    assert fake_slack.calls_to("conversations.replies") == []
+    rows = csv_rows(fake_slack, file_shares(fake_slack)[0])
+    assert sorted(r["event_id"] for r in rows) == sorted(e["id"] for e in events)
+
+
+async def test_a_sender_taken_over_stops_and_leaves_the_summary_alone(
+    settings: Settings, fake_slack: FakeSlack, start_app: AppFactory, clock: ManualClock
+) -> None:
+    app, events, hold = await held_summary_post(
+        settings, fake_slack, start_app, clock, SHORT
+    )
+    deps = app.app[DEPS]
+    taken = await claim_as_other(deps, force=True)
+    assert taken is not None
+    # Its next renewal fails: it stops waiting for Slack within a lease...
+    started = time.monotonic()
+    await until(lambda: hold.caller_waiting == 0, timeout=3 * LEASE)
+    assert time.monotonic() - started < LEASE
+    hold.release()  # ...and Slack makes the post after all.
+    await asyncio.sleep(0.5)
+    # Its late writes ("failed", "posted") leave the new claimant's claim.
+    row = await the_summary(deps)
+    assert (row.claimed_by, row.status, row.attempts) == (OTHER, storms.CLAIMED, 0)
+    assert row.last_error is None
+
+    # The other claimant dies; ours takes over when that lease runs out,
+    # finds the post in the channel and does not post it again.
+    clock.advance(LEASE + 0.1)
+    await run_until(clock, deps, lambda: bool(file_shares(fake_slack)))
+    assert len(summaries(fake_slack)) == 1, "the summary was posted twice"
+    assert fake_slack.calls_to("conversations.history")
+    assert len(file_shares(fake_slack)) == 1
+    rows = csv_rows(fake_slack, file_shares(fake_slack)[0])
+    assert sorted(r["event_id"] for r in rows) == sorted(e["id"] for e in events)
+
+
+async def folded_statuses(deps: Deps, summary_id: int) -> set[str]:
+    async with deps.sessions() as session:
+        result = await session.execute(
+            select(col(OutboxMessage.status)).where(
+                col(OutboxMessage.storm_id) == summary_id
+            )
+        )
+        return set(result.scalars())
+
+
+async def test_late_writes_of_a_taken_over_claimant_are_refused(
+    settings: Settings, fake_slack: FakeSlack, start_app: AppFactory, clock: ManualClock
+) -> None:
+    app, _, hold = await held_summary_post(
+        settings, fake_slack, start_app, clock, SHORT
+    )
+    deps = app.app[DEPS]
+    await claim_as_other(deps, force=True)
+    await until(lambda: hold.caller_waiting == 0, timeout=3 * LEASE)
+    hold.release()
+    row = await the_summary(deps)
+    assert row.id is not None
+    old, now = deps.instance_id, deps.clock.now()
+    async with deps.sessions() as session, session.begin():
+        applied = [
+            await storms.renew_claim(
+                session, summary_id=row.id, claimant=old, now=now, lease=LEASE
+            ),
+            await storms.mark_posted(
+                session, summary_id=row.id, ts="1.0", claimant=old, now=now
+            ),
+            await storms.mark_failed(
+                session, summary_id=row.id, error="late", retry_at=now, claimant=old
+            ),
+            await storms.defer(session, summary_id=row.id, until=now, claimant=old),
+            await storms.mark_done(
+                session, summary_id=row.id, file_id="F1", claimant=old
+            ),
+        ]
+    assert applied == [False] * 5
+    after = await the_summary(deps)
+    assert (after.claimed_by, after.status, after.ts) == (OTHER, storms.CLAIMED, None)
+    assert (after.attempts, after.last_error) == (0, None)
+    assert await folded_statuses(deps, row.id) == {"folded"}
+
+    # The claimant that holds it writes.
+    async with deps.sessions() as session, session.begin():
+        assert await storms.mark_posted(
+            session, summary_id=row.id, ts="2.0", claimant=OTHER, now=now
+        )
+    after = await the_summary(deps)
+    assert (after.claimed_by, after.status, after.ts) == (None, storms.POSTED, "2.0")
+    assert await folded_statuses(deps, row.id) == {"sent"}
+
+
+async def test_a_killed_senders_summary_is_taken_over_within_a_lease(
+    settings: Settings, fake_slack: FakeSlack, start_app: AppFactory, clock: ManualClock
+) -> None:
+    first, events, hold = await held_summary_post(
+        settings, fake_slack, start_app, clock, SHORT
+    )
+    dead = first.app[DEPS].instance_id
+    await first.close()
+    hold.release()  # the killed process's post reached Slack
+    await until(lambda: bool(summaries(fake_slack)))
+    # Killed, not stopped: its claim stays, with the lease it last renewed.
+    left = Deps.create(settings, clock=clock)
+    try:
+        async with left.sessions() as session, session.begin():
+            await session.execute(
+                update(StormSummary).values(
+                    claimed_by=dead, claimed_until=clock.now() + LEASE
+                )
+            )
+    finally:
+        await left.aclose()
+    second = await start_app(settings, SHORT, clock)
+    deps = second.app[DEPS]
+    if not settings.DATABASE_URL.startswith("sqlite"):
+        # The claimant may be alive on another host: its lease is waited for.
+        # (On SQLite only one instance runs: a start takes all claims over.)
+        deps.wake.outbox.set()
+        await asyncio.sleep(0.5)
+        row = await the_summary(deps)
+        assert row.claimed_by == dead, "taken over before its lease ran out"
+        clock.advance(LEASE + 0.1)
+        deps.wake.outbox.set()
+
+    async def posted() -> bool:
+        return (await the_summary(deps)).status == storms.POSTED
+
+    # Taken over at once, the post found in the channel, not made again.
+    deadline = time.monotonic() + LEASE
+    while not await posted():
+        assert time.monotonic() < deadline, "not taken over within a lease"
+        await asyncio.sleep(0.05)
+    assert fake_slack.calls_to("conversations.history")
+    await run_until(clock, deps, lambda: bool(file_shares(fake_slack)))
+    assert len(summaries(fake_slack)) == 1, "the summary was posted twice"
+    assert len(file_shares(fake_slack)) == 1
+    rows = csv_rows(fake_slack, file_shares(fake_slack)[0])
+    assert sorted(r["event_id"] for r in rows) == sorted(e["id"] for e in events)
