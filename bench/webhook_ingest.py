@@ -94,7 +94,9 @@ def percentile(values: list[float], q: float) -> float:
 
 
 @contextmanager
-def child(args: list[str], env: dict[str, str] | None, log: Path) -> Iterator[None]:
+def child(
+    args: list[str], env: dict[str, str] | None, log: Path, core: int = SERVER_CORE
+) -> Iterator[None]:
     with log.open("ab") as out:
         proc = subprocess.Popen(
             args,
@@ -102,7 +104,7 @@ def child(args: list[str], env: dict[str, str] | None, log: Path) -> Iterator[No
             cwd=log.parent,
             stdout=out,
             stderr=subprocess.STDOUT,
-            preexec_fn=lambda: pin(SERVER_CORE),
+            preexec_fn=lambda: pin(core),
         )
     try:
         yield
@@ -421,6 +423,8 @@ async def run_one(
         ],
         {**os.environ, "PYTHONPATH": str(ROOT)},
         workdir / "slack.log",
+        # Slack is not the server: it shares the load generator's core.
+        DRIVER_CORE,
     ):
         await wait_slack(slack_base)
         env = bot_env(
