@@ -94,36 +94,42 @@ def settings(db_url: str) -> Settings:
     return Settings(_env_file=None, **values)
 
 
+async def store(deps: Deps, events: list[NewEvent]) -> None:
+    now = time.time()
+    for start in range(0, len(events), INSERT_CHUNK):
+        async with deps.sessions() as session, session.begin():
+            await event_store.store_events(
+                session, events=events[start : start + INSERT_CHUNK], now=now
+            )
+
+
 async def rate(db_url: str, count: int, measure: int, profile: bool) -> float:
     """Events processed per second over the first `measure` of `count`."""
     deps = Deps.create(settings(db_url))
     try:
         await upgrade(deps.engine)
-        # A warm-up round first (statement caches, first connections),
-        # not timed; then the backlog of `count` stays.
-        stored = backlog(count + WARM_UP)
-        now = time.time()
-        for start in range(0, count, INSERT_CHUNK):
-            async with deps.sessions() as session, session.begin():
-                await event_store.store_events(
-                    session, events=stored[start : start + INSERT_CHUNK], now=now
-                )
-        async with deps.engine.connect() as conn:
-            await conn.execute(text("ANALYZE"))
-            await conn.commit()
         router = EventRouter()
         handlers.register_stripe_events(router)
         worker = EventWorker(deps, router, WorkerPolicy())
-        done = 0
-        while done < WARM_UP:
-            done += await worker.process_round()
+        # A warm-up first (statement caches, first connections), not timed;
+        # then a backlog of exactly `count`.
+        await store(deps, backlog(WARM_UP))
+        while await worker.process_round():
+            pass
+        await store(deps, backlog(count))
+        async with deps.engine.connect() as conn:
+            await conn.execute(text("ANALYZE"))
+            await conn.commit()
         target, done = min(measure, count), 0
         profiler = cProfile.Profile() if profile else None
         started = time.perf_counter()
         if profiler is not None:
             profiler.enable()
         while done < target:
-            done += await worker.process_round()
+            tried = await worker.process_round()
+            if tried == 0:
+                raise RuntimeError(f"nothing left to process after {done}")
+            done += tried
         elapsed = time.perf_counter() - started
         if profiler is not None:
             profiler.disable()

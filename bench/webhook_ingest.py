@@ -1,37 +1,41 @@
-"""Webhook intake throughput and ack latency, beside a bare aiohttp ceiling.
+"""Webhook intake, ack latency under a backlog, processing and drain time,
+beside a bare aiohttp ceiling.
 
-Starts `python -m bot` (pinned to one core) against a fake Slack, drives
-POST /stripe/webhook over loopback with Stripe-signed events, and prints:
+Starts `python -m bot` (pinned to one core) against a fake Slack that answers
+at once but takes one post per second per channel (`--channel-pace`, a 429
+with Retry-After for the rest, as Slack does), drives POST /stripe/webhook
+over loopback with Stripe-signed distinct events, and prints per database:
 
-- throughput: distinct events verified and stored per second, measured with
+- requests/s: distinct events verified and stored per second, measured with
   `wrk` (a compiled load generator, pinned to the other core; see
   bench/wrk_driver.py) so that the driver is not the limit, counted from the
-  server's own `stored` metric; without wrk (the set-up step installs Debian's
-  package when run as root) the Python driver's closed loop, with a warning;
-- ack latency p50/p99 at a fixed open-loop rate (measured from each request's
-  scheduled send time, so a stall is not hidden by the sender waiting). This
-  stays with the Python driver: plain wrk has no fixed rate (wrk2's -R), and
-  pacing wrk's connections with Lua `delay()` measures from the send, not
-  from the scheduled time, so a stall would hide itself (coordinated
-  omission); 200/s is far below what the Python driver can send;
-- processed/s: how fast the burst's backlog is processed (alerts queued),
-  counted from the burst's start;
-- the same figures for a bare aiohttp handler that only returns 200;
-- whether every alert reached Slack (none lost).
+  server's own `stored` metric; without wrk (the set-up step installs
+  Debian's package when run as root) the Python driver's closed loop, with a
+  warning;
+- ack p50/p99 at 200/s while a burst's backlog (20,000 events by default) is
+  being processed: the burst goes in first as fast as intake takes it, then
+  at once the fixed-rate run, timed from each request's scheduled send time
+  (so a stall is not hidden by the sender waiting: plain wrk has no fixed
+  rate); the backlog left before and after the run is printed beside it;
+- processed events/s at backlogs of 1,000, 10,000 and 50,000
+  (bench/event_rate.py: the event worker on the server's core);
+- seconds from the last 200 until the last event is visible in the fake
+  Slack (every event id of the burst and the 200/s run, in a posted message);
+- the same intake figures for a bare aiohttp handler that only returns 200.
 
 For SQLite (a temp file) and PostgreSQL (a scratch database on
 TEST_POSTGRES_URL, default postgresql://postgres@127.0.0.1:5432/test).
 
-    python bench/webhook_ingest.py [--events 3000] [--rate 200] [--seconds 10]
+    python bench/webhook_ingest.py [--events 20000] [--rate 200] [--seconds 10]
+        [--channel-pace 1] [--backlogs 1000,10000,50000] [--measure 5000]
         [--driver wrk|python] [--wrk-seconds 5] [--wrk-connections 64]
-        [--wrk-events 100000] [--repeat 1]
+        [--wrk-events 100000] [--repeat 1] [--no-drain]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
 import re
 import statistics
@@ -80,13 +84,19 @@ def pin(core: int) -> None:
         os.sched_setaffinity(0, {core})
 
 
+def say(what: str) -> None:
+    print(what, file=sys.stderr, flush=True)
+
+
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
 @contextmanager
-def child(args: list[str], env: dict[str, str] | None, log: Path) -> Iterator[None]:
+def child(
+    args: list[str], env: dict[str, str] | None, log: Path, core: int = SERVER_CORE
+) -> Iterator[None]:
     with log.open("ab") as out:
         proc = subprocess.Popen(
             args,
@@ -94,7 +104,7 @@ def child(args: list[str], env: dict[str, str] | None, log: Path) -> Iterator[No
             cwd=log.parent,
             stdout=out,
             stderr=subprocess.STDOUT,
-            preexec_fn=lambda: pin(SERVER_CORE),
+            preexec_fn=lambda: pin(core),
         )
     try:
         yield
@@ -209,24 +219,78 @@ async def open_loop(url: str, deliveries: list[Any], rate: float) -> list[float]
     return latencies
 
 
-async def alerts_delivered(slack_base: str, wanted: set[str], timeout: float) -> int:
-    """How many of `wanted` event ids Slack got, waiting up to `timeout`."""
+async def alerts_visible(
+    slack_base: str, wanted: set[str], timeout: float
+) -> tuple[int, float]:
+    """How many of `wanted` event ids are in Slack's channels (posted
+    messages, threads included), waiting up to `timeout`; and when the last
+    of them was first seen (time.monotonic())."""
     deadline = time.monotonic() + timeout
     got: set[str] = set()
     async with aiohttp.ClientSession() as session:
-        while time.monotonic() < deadline:
-            async with session.get(f"{slack_base}/_calls") as resp:
-                calls = await resp.json()
-            got = set()
-            for call in calls:
-                if call["method"] == "chat.postMessage":
-                    got |= set(
-                        re.findall(r"evt_B[0-9a-f]{20}", json.dumps(call["args"]))
-                    )
-            if wanted <= got:
-                break
-            await asyncio.sleep(1.0)
-    return len(wanted & got)
+        while True:
+            async with session.get(f"{slack_base}/_messages") as resp:
+                text = await resp.text()
+            seen_at = time.monotonic()
+            got = set(re.findall(r"evt_B[0-9a-f]{20}", text))
+            if wanted <= got or seen_at > deadline:
+                return len(wanted & got), seen_at
+            await asyncio.sleep(0.5)
+
+
+async def backlog_left(url: str) -> int:
+    """Stored events not processed yet (the server's own metrics)."""
+    async with (
+        aiohttp.ClientSession() as session,
+        session.get(f"{url}/metrics") as resp,
+    ):
+        text = await resp.text()
+    return int(_stored(text) - _processed(text))
+
+
+def _stored(metrics: str) -> float:
+    return sum(
+        float(v)
+        for v in re.findall(
+            r'^stripe_webhooks_total\{outcome="stored"\} (\S+)$', metrics, re.M
+        )
+    )
+
+
+def _processed(metrics: str) -> float:
+    return sum(
+        float(v)
+        for v in re.findall(
+            r"^stripe_events_processed_total\{[^}]*\} (\S+)$", metrics, re.M
+        )
+    )
+
+
+def processing_rates(db: str, args: argparse.Namespace) -> dict[int, str]:
+    """bench/event_rate.py on the server's core: processed events/s at each
+    backlog (the event worker alone, its own scratch database)."""
+    out = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "bench" / "event_rate.py"),
+            "--db",
+            db,
+            "--backlogs",
+            args.backlogs,
+            "--measure",
+            str(args.measure),
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+        preexec_fn=lambda: pin(SERVER_CORE),
+    ).stdout
+    rates = {}
+    for line in out.splitlines():
+        cells = line.split()
+        if len(cells) == 3 and cells[0].replace(",", "").isdigit():
+            rates[int(cells[0].replace(",", ""))] = cells[1 if db == "sqlite" else 2]
+    return rates
 
 
 async def pg_scratch() -> str | None:
@@ -348,9 +412,19 @@ async def run_one(
     slack_port = free_port()
     slack_base = f"http://127.0.0.1:{slack_port}"
     with child(
-        [sys.executable, "-m", "simulators.slack", "--port", str(slack_port)],
+        [
+            sys.executable,
+            "-m",
+            "simulators.slack",
+            "--port",
+            str(slack_port),
+            "--channel-pace",
+            str(args.channel_pace),
+        ],
         {**os.environ, "PYTHONPATH": str(ROOT)},
         workdir / "slack.log",
+        # Slack is not the server: it shares the load generator's core.
+        DRIVER_CORE,
     ):
         await wait_slack(slack_base)
         env = bot_env(
@@ -373,55 +447,43 @@ async def run_one(
             warm = make_deliveries(200, every_type=True)
             await closed_loop(url, warm, args.concurrency)
             await backlog_processed(url)
-            # Latency at a steady rate first, then the burst for throughput
-            # (a burst leaves a backlog that a steady-rate figure should not
-            # inherit).
-            result["latency"] = await open_loop(url, paced, args.rate)
-            burst_started = time.monotonic()
+            say(f"{label}: a burst of {len(through):,} events")
+            # The burst, as fast as intake takes it (the Python driver)...
             result["py_throughput"] = await closed_loop(url, through, args.concurrency)
-            # Processing (alerts queued) runs behind intake; how long the
-            # burst's backlog took to clear, counted from the burst's start.
-            await backlog_processed(url)
-            result["processed"] = len(through) / (time.monotonic() - burst_started)
+            result["backlog"] = await backlog_left(url)
+            # ...then at once the steady 200/s while its backlog is processed:
+            # each 200 competes with processing and the outbox for the core.
+            result["latency"] = await open_loop(url, paced, args.rate)
+            last_200 = time.monotonic()
+            say(f"{label}: waiting for the backlog, then for Slack")
+            result["backlog_after"] = await backlog_left(url)
+            await backlog_processed(url, timeout=args.drain_timeout)
             wanted = {d[0] for d in warm + through + paced}
             result["wanted"] = len(wanted)
             if not args.no_drain:
-                drain_started = time.monotonic()
-                result["delivered"] = await alerts_delivered(
+                result["delivered"], seen = await alerts_visible(
                     slack_base, wanted, args.drain_timeout
                 )
-                result["drain"] = time.monotonic() - drain_started
-            # Last: wrk's events are not waited for in Slack (at a digest a
-            # second they would take many minutes); only stored ones count.
+                result["drain"] = seen - last_200
+            # Last: wrk's events are not waited for in Slack; only stored
+            # ones count.
             if args.wrk:
                 result["wrk"] = await wrk_throughput(
                     url, workdir, label, args, stored=True
                 )
+        say(f"{label}: processing rates")
+        db = "sqlite" if db_url.startswith("sqlite") else "postgres"
+        result["rates"] = await asyncio.to_thread(processing_rates, db, args)
     return result
 
 
 async def backlog_processed(url: str, timeout: float = 120.0) -> None:
     """Wait until every stored event has been processed (alerts queued)."""
     deadline = time.monotonic() + timeout
-    async with aiohttp.ClientSession() as session:
-        while time.monotonic() < deadline:
-            async with session.get(f"{url}/metrics") as resp:
-                text = await resp.text()
-            stored = sum(
-                float(v)
-                for v in re.findall(
-                    r'^stripe_webhooks_total\{outcome="stored"\} (\S+)$', text, re.M
-                )
-            )
-            processed = sum(
-                float(v)
-                for v in re.findall(
-                    r"^stripe_events_processed_total\{[^}]*\} (\S+)$", text, re.M
-                )
-            )
-            if processed >= stored:
-                return
-            await asyncio.sleep(0.05)
+    while time.monotonic() < deadline:
+        if await backlog_left(url) <= 0:
+            return
+        await asyncio.sleep(0.05)
     raise RuntimeError("the event backlog was not processed in time")
 
 
@@ -441,11 +503,26 @@ async def wait_slack(base: str) -> None:
 
 async def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--events", type=int, default=3000)
+    parser.add_argument(
+        "--events",
+        type=int,
+        default=20_000,
+        help="the burst whose backlog the 200/s run competes with",
+    )
     parser.add_argument("--rate", type=float, default=200.0)
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--concurrency", type=int, default=32)
-    parser.add_argument("--drain-timeout", type=float, default=600.0)
+    parser.add_argument("--drain-timeout", type=float, default=900.0)
+    parser.add_argument(
+        "--channel-pace",
+        type=float,
+        default=1.0,
+        help="the fake Slack's seconds between posts to one channel",
+    )
+    parser.add_argument("--backlogs", default="1000,10000,50000")
+    parser.add_argument(
+        "--measure", type=int, default=5_000, help="events timed at each backlog"
+    )
     parser.add_argument("--skip-postgres", action="store_true")
     parser.add_argument(
         "--no-drain",
@@ -501,32 +578,48 @@ async def main() -> int:
     else:
         print("events/s: WARNING: the Python driver's (no wrk), its own limit")
     print(
-        f"py events/s: Python driver, {args.events} events, "
-        f"{args.concurrency} in flight; "
-        f"latency: {args.rate:.0f} events/s for {args.seconds:.0f} s (steady state)"
+        f"py events/s: Python driver, a burst of {args.events:,} events, "
+        f"{args.concurrency} in flight; then at once {args.rate:.0f} events/s "
+        f"for {args.seconds:.0f} s while that backlog is processed (ack ms)"
+    )
+    backlogs = [int(b) for b in args.backlogs.split(",")]
+    print(
+        f"processed/s at a backlog of {', '.join(f'{b:,}' for b in backlogs)}: "
+        f"bench/event_rate.py, the event worker on the server's core, first "
+        f"{args.measure:,} events of each"
     )
     print(
-        f"{'':26} {'events/s':>9} {'py events/s':>11} {'p50 ms':>8} {'p99 ms':>8}"
-        f" {'max ms':>8} {'processed/s':>12}  alerts delivered, drained after (s)"
+        f"to Slack: seconds from the last 200 until the last event is visible "
+        f"in the fake Slack (answering at once, one post per "
+        f"{args.channel_pace:g} s per channel)"
+    )
+    print(
+        f"{'':24} {'events/s':>9} {'py ev/s':>8} {'p50':>6} {'p99':>6} "
+        f"{'backlog':>15} {'processed/s':>20} {'to Slack':>9}  delivered"
     )
     for row in rows:
         lat = row["latency"]
         runs = row.get("wrk") or [row["py_throughput"]]
         row["throughput"] = statistics.median(runs)
-        processed = f"{row['processed']:.0f}" if "processed" in row else "n/a"
+        rates = row.get("rates") or {}
+        processed = " / ".join(rates.get(b, "?") for b in backlogs) if rates else "n/a"
+        backlog = (
+            f"{row['backlog']:,} -> {row['backlog_after']:,}"
+            if "backlog" in row
+            else "none"
+        )
+        drain = f"{row['drain']:.1f} s" if "drain" in row else "n/a"
         delivered = (
-            f"{row['delivered']}/{row['wanted']} in {row['drain']:.0f}"
-            if "delivered" in row
-            else "n/a"
+            f"{row['delivered']:,}/{row['wanted']:,}" if "delivered" in row else "n/a"
         )
         print(
-            f"{row['label']:26} {row['throughput']:9.0f} "
-            f"{row['py_throughput']:11.0f} "
-            f"{statistics.median(lat):8.2f} {percentile(lat, 0.99):8.2f} "
-            f"{max(lat):8.2f} {processed:>12}  {delivered}"
+            f"{row['label']:24} {row['throughput']:9.0f} "
+            f"{row['py_throughput']:8.0f} "
+            f"{statistics.median(lat):6.2f} {percentile(lat, 0.99):6.2f} "
+            f"{backlog:>15} {processed:>20} {drain:>9}  {delivered}"
         )
         if len(runs) > 1:
-            print(f"{'':26} [{', '.join(f'{r:.0f}' for r in runs)}]")
+            print(f"{'':24} [{', '.join(f'{r:.0f}' for r in runs)}]")
     lost = [r for r in rows if "delivered" in r and r["delivered"] != r["wanted"]]
     return 1 if lost else 0
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import time
@@ -99,6 +100,11 @@ class EventWorker:
                         break
                     await self._dispatch(session, event.payload, now, alerts)
                     done.append(event)
+                    # An alert-only event makes no database call (its alert
+                    # is queued with the round): without this, a round would
+                    # hold the event loop for its whole budget, and every
+                    # webhook's 200 would wait behind it.
+                    await asyncio.sleep(0)
                 self._more = len(done) < len(due) or len(due) == policy.event_batch
                 if done:
                     await outbox.enqueue_many(session, messages=alerts, now=now)
