@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import re
 import statistics
@@ -58,7 +59,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench.wrk_driver import WrkResult, find_wrk, run_wrk, write_deliveries
 from tests.process import bot_env, free_port
-from tests.support import OBJECT_FOR_TYPE, event, signed
+from tests.support import BOT_TOKEN, OBJECT_FOR_TYPE, event, signed
 
 POSTGRES_URL = os.environ.get(
     "TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
@@ -219,20 +220,36 @@ async def open_loop(url: str, deliveries: list[Any], rate: float) -> list[float]
     return latencies
 
 
+EVENT_ID = r"evt_B[0-9a-f]{20}"
+
+
 async def alerts_visible(
     slack_base: str, wanted: set[str], timeout: float
 ) -> tuple[int, float]:
     """How many of `wanted` event ids are in Slack's channels (posted
-    messages, threads included), waiting up to `timeout`; and when the last
-    of them was first seen (time.monotonic())."""
+    messages, threads included, and the CSVs of storm summaries), waiting up
+    to `timeout`; and when the last of them was first seen (time.monotonic())."""
     deadline = time.monotonic() + timeout
     got: set[str] = set()
+    read: set[str] = set()  # CSV files already read
+    auth = {"Authorization": f"Bearer {BOT_TOKEN}"}
     async with aiohttp.ClientSession() as session:
         while True:
             async with session.get(f"{slack_base}/_messages") as resp:
-                text = await resp.text()
+                channels = await resp.json()
+            text = json.dumps(channels)
+            got |= set(re.findall(EVENT_ID, text))
+            for file in (
+                f
+                for messages in channels.values()
+                for m in messages
+                for f in m.get("files") or []
+                if f["name"].endswith(".csv") and f["id"] not in read
+            ):
+                async with session.get(file["url_private"], headers=auth) as resp:
+                    got |= set(re.findall(EVENT_ID, await resp.text()))
+                read.add(file["id"])
             seen_at = time.monotonic()
-            got = set(re.findall(r"evt_B[0-9a-f]{20}", text))
             if wanted <= got or seen_at > deadline:
                 return len(wanted & got), seen_at
             await asyncio.sleep(0.5)
