@@ -134,15 +134,9 @@ async def recheck_on_charge(
     session: AsyncSession, *, charge_id: str, now: float
 ) -> None:
     """A refund on the charge may have taken what was left: look again."""
-    for row in await store.open_on_charge(session, charge_id=charge_id):
-        await store.move(
-            session,
-            warning_id=row.id,
-            from_states=(ACTIONABLE,),
-            to_state=CHECKING,
-            why=None,
-            now=now,
-        )
+    await store.move_on_charge(
+        session, charge_id=charge_id, from_state=ACTIONABLE, to_state=CHECKING, now=now
+    )
 
 
 def closed_why(payment: Payment | None, *, actionable: bool) -> str | None:

@@ -102,6 +102,26 @@ async def move(
     return rowcount(result) == 1
 
 
+async def move_on_charge(
+    session: AsyncSession,
+    *,
+    charge_id: str,
+    from_state: str,
+    to_state: str,
+    now: float,
+) -> int:
+    """Move every warning of the charge in `from_state`: one statement on the
+    charge's index, whatever else is stored (every refund event runs it)."""
+    result = await session.execute(
+        update(FraudWarning)
+        .where(col(FraudWarning.charge_id) == charge_id)
+        .where(col(FraudWarning.state) == from_state)
+        .values(state=to_state, updated_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    return rowcount(result)
+
+
 async def posted_alert(session: AsyncSession, *, key: str) -> OutboxMessage | None:
     """The alert as it was first queued (None when it was never posted: a
     rule muted it); edits start from it, so they keep what it said."""
