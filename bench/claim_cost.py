@@ -22,30 +22,24 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import statistics
 import sys
 import tempfile
 import time
-import uuid
 from pathlib import Path
 
-import asyncpg
 from sqlalchemy import text
-from sqlalchemy.engine import make_url
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.scratch_db import PostgresUnavailable, scratch_postgres
 from bot.workers.policy import WorkerPolicy
 from storage import events as event_store
 from storage.engine import make_engine, make_sessionmaker
 from storage.events import NewEvent
 from storage.migrate import upgrade
 
-POSTGRES_URL = os.environ.get(
-    "TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
-)
 NOW = 1_800_000_000.0
 INSERT_CHUNK = 2_000
 
@@ -93,40 +87,13 @@ async def claim_cost(db_url: str, backlog: int, claims: int, batch: int) -> floa
         await engine.dispose()
 
 
-async def pg_admin() -> asyncpg.Connection:
-    url = make_url(POSTGRES_URL)
-    return await asyncpg.connect(
-        host=url.host,
-        port=url.port or 5432,
-        user=url.username,
-        password=url.password,
-        database=url.database,
-        timeout=3,
-    )
-
-
 async def on_postgres(backlog: int, claims: int, batch: int) -> float | None:
     try:
-        admin = await pg_admin()
-    except (OSError, asyncpg.PostgresError) as exc:
-        print(f"PostgreSQL at {POSTGRES_URL} is unavailable: {exc}", file=sys.stderr)
+        async with scratch_postgres("stripe_ops_claims") as url:
+            return await claim_cost(url, backlog, claims, batch)
+    except PostgresUnavailable as exc:
+        print(f"{exc}; skipped", file=sys.stderr)
         return None
-    name = f"stripe_ops_claims_{uuid.uuid4().hex[:8]}"
-    try:
-        await admin.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await admin.close()
-    try:
-        url = make_url(POSTGRES_URL).set(database=name)
-        return await claim_cost(
-            url.render_as_string(hide_password=False), backlog, claims, batch
-        )
-    finally:
-        admin = await pg_admin()
-        try:
-            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        finally:
-            await admin.close()
 
 
 async def on_sqlite(backlog: int, claims: int, batch: int) -> float:

@@ -23,18 +23,16 @@ import pstats
 import sys
 import tempfile
 import time
-import uuid
 from pathlib import Path
 from typing import Any
 
-import asyncpg
 from sqlalchemy import text
-from sqlalchemy.engine import make_url
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import handlers
+from bench.scratch_db import PostgresUnavailable, scratch_postgres
 from bot.config import Settings
 from bot.deps import Deps
 from bot.event_router import EventRouter
@@ -52,9 +50,6 @@ from tests.support import (
     event,
 )
 
-POSTGRES_URL = os.environ.get(
-    "TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
-)
 INSERT_CHUNK = 2_000
 WARM_UP = 200
 TYPES = sorted(t for t in OBJECT_FOR_TYPE if "dispute" not in t)
@@ -141,35 +136,13 @@ async def rate(db_url: str, count: int, measure: int, profile: bool) -> float:
         await deps.aclose()
 
 
-async def pg_admin() -> asyncpg.Connection:
-    url = make_url(POSTGRES_URL)
-    return await asyncpg.connect(
-        host=url.host, port=url.port or 5432, user=url.username, database=url.database
-    )
-
-
 async def on_postgres(count: int, measure: int, profile: bool) -> float | None:
     try:
-        admin = await pg_admin()
-    except (OSError, asyncpg.PostgresError) as exc:
-        print(f"PostgreSQL at {POSTGRES_URL} is unavailable: {exc}", file=sys.stderr)
+        async with scratch_postgres("stripe_ops_rate") as url:
+            return await rate(url, count, measure, profile)
+    except PostgresUnavailable as exc:
+        print(f"{exc}; skipped", file=sys.stderr)
         return None
-    name = f"stripe_ops_rate_{uuid.uuid4().hex[:8]}"
-    try:
-        await admin.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await admin.close()
-    try:
-        url = make_url(POSTGRES_URL).set(database=name)
-        return await rate(
-            url.render_as_string(hide_password=False), count, measure, profile
-        )
-    finally:
-        admin = await pg_admin()
-        try:
-            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        finally:
-            await admin.close()
 
 
 async def on_sqlite(count: int, measure: int, profile: bool) -> float:
