@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import bindparam, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -233,21 +233,39 @@ async def mark_reminded(session: AsyncSession, *, request_id: int, now: float) -
     )
 
 
+# Every refund event looks for its request: built once (bound parameters),
+# not per event. populate_existing: the row as locked, not a stale copy.
+_FOR_REFUND = (
+    select(RefundRequest)
+    .where(col(RefundRequest.refund_id) == bindparam("refund_id"))
+    .with_for_update()
+    .execution_options(populate_existing=True)
+    .limit(1)
+)
+_FOR_REFUND_OR_KEY = (
+    select(RefundRequest)
+    .where(
+        or_(
+            col(RefundRequest.refund_id) == bindparam("refund_id"),
+            col(RefundRequest.idempotency_key) == bindparam("key"),
+        )
+    )
+    .with_for_update()
+    .execution_options(populate_existing=True)
+    .limit(1)
+)
+
+
 async def find_for_refund(
     session: AsyncSession, *, refund_id: str, request_key: str | None
 ) -> RefundRequest | None:
     """The request that made a refund: by refund ID, or by the key in metadata
     (the refund may be known to Stripe before our commit)."""
-    clauses = [col(RefundRequest.refund_id) == refund_id]
     if request_key:
-        clauses.append(col(RefundRequest.idempotency_key) == request_key)
-    result = await session.execute(
-        select(RefundRequest)
-        .where(or_(*clauses))
-        .with_for_update()
-        .execution_options(populate_existing=True)
-        .limit(1)
-    )
+        stmt, params = _FOR_REFUND_OR_KEY, {"refund_id": refund_id, "key": request_key}
+    else:
+        stmt, params = _FOR_REFUND, {"refund_id": refund_id}
+    result = await session.execute(stmt, params)
     return result.scalar_one_or_none()
 
 
