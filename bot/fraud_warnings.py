@@ -111,12 +111,21 @@ async def queue_alert_edit(
     return True
 
 
-async def close_on_charge(
-    session: AsyncSession, *, charge_id: str, why: str, now: float
-) -> int:
-    """The charge was disputed or refunded in full: its warnings' offers go."""
-    closed = 0
-    for row in await store.open_on_charge(session, charge_id=charge_id):
+async def close_on_charges(
+    session: AsyncSession, closes: list[tuple[str, str]], now: float
+) -> None:
+    """Charges disputed or refunded in full, `(charge_id, why)` in the order
+    seen: their warnings' offers go, each alert edited to say why (the first
+    reason seen for a charge). One read for all the charges."""
+    charge_ids = list(dict.fromkeys(charge_id for charge_id, _why in closes))
+    open_rows = await store.open_on_charges(session, charge_ids=charge_ids)
+    if not open_rows:
+        return
+    why_for: dict[str, str] = {}
+    for charge_id, why in closes:
+        why_for.setdefault(charge_id, why)
+    for row in open_rows:
+        why = why_for[row.charge_id]
         if await store.move(
             session,
             warning_id=row.id,
@@ -126,16 +135,18 @@ async def close_on_charge(
             now=now,
         ):
             await queue_alert_edit(session, row, closed_why=why, now=now)
-            closed += 1
-    return closed
 
 
-async def recheck_on_charge(
-    session: AsyncSession, *, charge_id: str, now: float
+async def recheck_on_charges(
+    session: AsyncSession, charge_ids: list[str], now: float
 ) -> None:
-    """A refund on the charge may have taken what was left: look again."""
-    await store.move_on_charge(
-        session, charge_id=charge_id, from_state=ACTIONABLE, to_state=CHECKING, now=now
+    """Refunds on the charges may have taken what was left: look again."""
+    await store.move_on_charges(
+        session,
+        charge_ids=charge_ids,
+        from_state=ACTIONABLE,
+        to_state=CHECKING,
+        now=now,
     )
 
 

@@ -18,9 +18,9 @@ CLOSED = "closed"
 # The statements every refund or dispute event runs, built once with bound
 # parameters: building them per call cost more than running them
 # (bench/event_rate.py); SQLAlchemy's cache finds them compiled.
-_OPEN_ON_CHARGE = (
+_OPEN_ON_CHARGES = (
     select(FraudWarning)
-    .where(col(FraudWarning.charge_id) == bindparam("charge_id"))
+    .where(col(FraudWarning.charge_id).in_(bindparam("charge_ids", expanding=True)))
     .where(col(FraudWarning.state).in_((CHECKING, ACTIONABLE)))
     .order_by(col(FraudWarning.id))
 )
@@ -34,9 +34,9 @@ _MOVE = (
         updated_at=bindparam("b_now"),
     )
 )
-_MOVE_ON_CHARGE = (
+_MOVE_ON_CHARGES = (
     update(FraudWarning)
-    .where(col(FraudWarning.charge_id) == bindparam("b_charge_id"))
+    .where(col(FraudWarning.charge_id).in_(bindparam("b_charge_ids", expanding=True)))
     .where(col(FraudWarning.state) == bindparam("b_from_state"))
     .values(state=bindparam("b_to_state"), updated_at=bindparam("b_now"))
     .execution_options(synchronize_session=False)
@@ -102,11 +102,11 @@ async def to_check(
     return list(rows.scalars().all())
 
 
-async def open_on_charge(
-    session: AsyncSession, *, charge_id: str
+async def open_on_charges(
+    session: AsyncSession, *, charge_ids: Sequence[str]
 ) -> Sequence[FraudWarning]:
-    """The charge's warnings that offer a refund, or may once checked."""
-    rows = await session.execute(_OPEN_ON_CHARGE, {"charge_id": charge_id})
+    """The charges' warnings that offer a refund, or may once checked."""
+    rows = await session.execute(_OPEN_ON_CHARGES, {"charge_ids": list(charge_ids)})
     return list(rows.scalars().all())
 
 
@@ -133,20 +133,21 @@ async def move(
     return rowcount(result) == 1
 
 
-async def move_on_charge(
+async def move_on_charges(
     session: AsyncSession,
     *,
-    charge_id: str,
+    charge_ids: Sequence[str],
     from_state: str,
     to_state: str,
     now: float,
 ) -> int:
-    """Move every warning of the charge in `from_state`: one statement on the
-    charge's index, whatever else is stored (every refund event runs it)."""
+    """Move every warning of the charges in `from_state`: one statement on the
+    charge's index, whatever else is stored (a round of refund events runs it
+    once)."""
     result = await session.execute(
-        _MOVE_ON_CHARGE,
+        _MOVE_ON_CHARGES,
         {
-            "b_charge_id": charge_id,
+            "b_charge_ids": list(charge_ids),
             "b_from_state": from_state,
             "b_to_state": to_state,
             "b_now": now,

@@ -269,6 +269,33 @@ async def find_for_refund(
     return result.scalar_one_or_none()
 
 
+_MADE_HERE = select(
+    col(RefundRequest.refund_id), col(RefundRequest.idempotency_key)
+).where(
+    or_(
+        col(RefundRequest.refund_id).in_(bindparam("refund_ids", expanding=True)),
+        col(RefundRequest.idempotency_key).in_(bindparam("keys", expanding=True)),
+    )
+)
+
+
+async def made_here(
+    session: AsyncSession, *, refund_ids: Sequence[str], request_keys: Sequence[str]
+) -> frozenset[str]:
+    """Which of these refund IDs and request keys a refund request here
+    holds: one read for a round of refund events, most of them for refunds
+    made elsewhere (the Dashboard, the API), which need no lookup each."""
+    if not refund_ids and not request_keys:
+        return frozenset()
+    rows = await session.execute(
+        _MADE_HERE, {"refund_ids": list(refund_ids), "keys": list(request_keys)}
+    )
+    known: set[str] = set()
+    for refund_id, key in rows.all():
+        known.update(k for k in (refund_id, key) if k)
+    return frozenset(known)
+
+
 async def expired_ids(session: AsyncSession, *, now: float) -> Sequence[int]:
     rows = await session.execute(
         select(col(RefundRequest.id))

@@ -4,6 +4,7 @@ request (newest object wins), with a reply in the request's thread."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -36,6 +37,23 @@ def _newer(req: RefundRequest, status: str, created: int) -> bool:
     return _RANK.get(status, 2) >= _RANK.get(req.refund_status or "", 2)
 
 
+async def made_here_in(
+    session: AsyncSession, objects: Sequence[dict[str, Any]]
+) -> frozenset[str]:
+    """Of these refund objects' IDs and request keys, those a refund request
+    here holds. A refund we make carries its request's key in metadata, and
+    the request (with the key) is committed before Stripe is asked: a refund
+    in neither set cannot become ours later in the round."""
+    refunds = [refund_from(obj) for obj in objects]
+    return await store.made_here(
+        session,
+        refund_ids=[r.id for r in refunds if r.id],
+        request_keys=[
+            key for r in refunds if (key := r.metadata.get(REQUEST_KEY_METADATA))
+        ],
+    )
+
+
 async def apply_refund_event(
     deps: Deps,
     session: AsyncSession,
@@ -44,17 +62,23 @@ async def apply_refund_event(
     event_id: str,
     event_created: int,
     now: float,
+    made_here: frozenset[str] | None = None,
 ) -> bool:
     """Take a refund event for a refund made here; False if it is not ours.
 
     Runs in the event's transaction: the state change, the thread reply and the
     message edit commit together with the event's processed mark.
+    `made_here`: the refund IDs and request keys of the event's round that a
+    request holds (`made_here_in`); a refund in neither is not looked up.
     """
     refund = refund_from(obj)
+    key = refund.metadata.get(REQUEST_KEY_METADATA)
+    if made_here is not None and refund.id not in made_here and key not in made_here:
+        return False
     req = await store.find_for_refund(
         session,
         refund_id=refund.id,
-        request_key=refund.metadata.get(REQUEST_KEY_METADATA),
+        request_key=key,
     )
     if req is None or req.id is None:
         return False

@@ -7,6 +7,7 @@ import json
 import logging
 import time
 from collections.abc import Callable
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -14,7 +15,7 @@ from bot.backoff import backoff
 from bot.blocks import escape
 from bot.connect import learn_names, name_known, payload_account
 from bot.deps import Deps
-from bot.event_router import EventContext, EventRouter
+from bot.event_router import EventContext, EventRouter, Round
 from bot.logs import correlation_id
 from bot.workers.policy import WorkerPolicy, wait_for_wake
 from storage import events as event_store
@@ -30,6 +31,17 @@ _DEFERRED_MAX = 10_000
 
 def _never() -> bool:
     return False
+
+
+def _parse(payload: str) -> dict[str, Any] | Exception:
+    """The stored event, or why it cannot be read (raised when its turn comes)."""
+    try:
+        event = json.loads(payload)
+    except ValueError as exc:
+        return exc
+    if not isinstance(event, dict):
+        return TypeError("the stored event is not a JSON object")
+    return event
 
 
 class EventWorker:
@@ -85,7 +97,6 @@ class EventWorker:
         started = time.perf_counter()
         done: list[DueEvent] = []
         due: list[DueEvent] = []
-        alerts: list[outbox.Queued] = []
         self._more = False
         try:
             async with deps.sessions() as session, session.begin():
@@ -93,12 +104,14 @@ class EventWorker:
                 due = await event_store.lock_due_events(
                     session, now=now, limit=policy.event_batch
                 )
-                for event in due:
+                parsed = [_parse(event.payload) for event in due]
+                round_ = Round([p for p in parsed if not isinstance(p, Exception)])
+                for event, payload in zip(due, parsed, strict=True):
                     if done and self._should_commit(started):
                         break
                     if self._name_first(event):
                         break
-                    await self._dispatch(session, event.payload, now, alerts)
+                    await self._dispatch(session, payload, now, round_)
                     done.append(event)
                     # An alert-only event makes no database call (its alert
                     # is queued with the round): without this, a round would
@@ -107,7 +120,7 @@ class EventWorker:
                     await asyncio.sleep(0)
                 self._more = len(done) < len(due) or len(due) == policy.event_batch
                 if done:
-                    await outbox.enqueue_many(session, messages=alerts, now=now)
+                    await self._finish(session, round_, now)
                     await event_store.mark_processed(
                         session, event_ids=[e.id for e in done], now=now
                     )
@@ -158,9 +171,10 @@ class EventWorker:
                 )
                 if not locked:
                     return 0  # another instance has it, or it is done
-                alerts: list[outbox.Queued] = []
-                await self._dispatch(session, locked[0].payload, now, alerts)
-                await outbox.enqueue_many(session, messages=alerts, now=now)
+                payload = _parse(locked[0].payload)
+                alone = Round([] if isinstance(payload, Exception) else [payload])
+                await self._dispatch(session, payload, now, alone)
+                await self._finish(session, alone, now)
                 await event_store.mark_processed(session, event_ids=[event_id], now=now)
         except Exception as exc:
             deps.metrics.event_failures.labels(event_type).inc()
@@ -174,13 +188,23 @@ class EventWorker:
     async def _dispatch(
         self,
         session: AsyncSession,
-        payload: str,
+        event: dict[str, Any] | Exception,
         now: float,
-        alerts: list[outbox.Queued],
+        round_: Round,
     ) -> None:
-        event = json.loads(payload)
+        if isinstance(event, Exception):
+            raise event  # its round is undone; alone, it is recorded as failed
         correlation_id.set(str(event.get("id")))
-        await self.router.dispatch(EventContext(self.deps, session, event, now, alerts))
+        await self.router.dispatch(
+            EventContext(self.deps, session, event, now, round_.alerts, round_)
+        )
+
+    @staticmethod
+    async def _finish(session: AsyncSession, round_: Round, now: float) -> None:
+        """The round's alerts in one statement, then the work its handlers
+        left for its end (which may edit those alerts)."""
+        await outbox.enqueue_many(session, messages=round_.alerts, now=now)
+        await round_.finish(session, now)
 
     async def _record_failure(
         self, event_id: str, event_type: str, attempts: int, exc: Exception

@@ -29,9 +29,9 @@ async def charge_disputed(ctx: EventContext) -> None:
     """A dispute on the charge: its warnings offer no refund any more."""
     charge_id = expandable_id(ctx.obj.get("charge"))
     if charge_id:
-        await fraud_warnings.close_on_charge(
-            ctx.session, charge_id=charge_id, why="disputed", now=ctx.now
-        )
+        # At the round's end (after its alerts are queued, so a warning
+        # alerted in the same round has its alert edited too), once per charge.
+        await ctx.later(fraud_warnings.close_on_charges, (charge_id, "disputed"))
 
 
 async def refund_seen(ctx: EventContext) -> None:
@@ -50,13 +50,10 @@ async def refund_seen(ctx: EventContext) -> None:
     if not charge_id:
         return
     if full:
-        await fraud_warnings.close_on_charge(
-            ctx.session, charge_id=charge_id, why="refunded", now=ctx.now
-        )
+        await ctx.later(fraud_warnings.close_on_charges, (charge_id, "refunded"))
     else:
-        await fraud_warnings.recheck_on_charge(
-            ctx.session, charge_id=charge_id, now=ctx.now
-        )
+        # One UPDATE for the round's refunds, not one per refund event.
+        await ctx.later(fraud_warnings.recheck_on_charges, charge_id)
 
 
 async def charge_refunded(ctx: EventContext) -> None:
