@@ -252,7 +252,9 @@ class FakeSlack:
         self.files: dict[str, tuple[Json, bytes]] = {}
         self.file_redirects: dict[str, str] = {}  # file ID -> where it redirects
         # files_upload_v2: getUploadURLExternal -> POST bytes -> completeUpload
-        self.uploads: dict[str, Json] = {}  # file ID -> {filename, length, data}
+        # file ID -> {filename, length, data, headers}, until completed
+        self.uploads: dict[str, Json] = {}
+        self.upload_headers: list[dict[str, str]] = []  # of every upload POST
         self.unfurls: list[Json] = []  # chat.unfurl arguments, in order
         self.responses: dict[str, list[Json]] = {}
         self.response_posts: list[tuple[str, Json]] = []
@@ -1134,6 +1136,8 @@ class FakeSlack:
         if len(data) != upload["length"]:
             return web.Response(status=400, text="length mismatch")
         upload["data"] = data
+        # What came with the bytes: a test holds the bot's token out of them.
+        self.upload_headers.append(dict(request.headers))
         return web.Response(text=f"OK - {len(data)}")
 
     async def _signin(self, request: web.Request) -> web.Response:
