@@ -48,7 +48,13 @@ from storage import outbox
 from storage import refunds as store
 from storage.engine import make_engine
 from storage.migrate import upgrade
-from tests.support import BOT_TOKEN, CHANNELS, SIGNING_SECRET, STRIPE_KEY
+from tests.support import (
+    BOT_TOKEN,
+    CHANNELS,
+    SIGNING_SECRET,
+    STRIPE_KEY,
+    refund_request,
+)
 
 TARGET_P99_MS = 300.0
 Fire = Callable[[aiohttp.ClientSession, str, int], Awaitable[float]]
@@ -151,19 +157,10 @@ async def seed_requests(deps: Deps, fake_stripe: FakeStripe, count: int) -> list
             pi, charge = fake_stripe.add_payment(customer_id=None, amount=2000)
             req = await store.create_request(
                 session,
-                new=store.NewRefundRequest(
+                new=refund_request(
                     payment_id=pi["id"],
                     charge_id=charge["id"],
                     payment_intent_id=pi["id"],
-                    customer_id=None,
-                    customer_label=None,
-                    amount=500,
-                    currency="usd",
-                    payment_amount=2000,
-                    reason=None,
-                    note=None,
-                    livemode=False,
-                    requested_by="U_AGENT",
                     requested_in="C_SUPPORT",
                     idempotency_key=f"bench-{uuid.uuid4().hex}",
                 ),

@@ -10,6 +10,8 @@ from typing import Any
 
 import stripe
 
+from storage.refunds import NewRefundRequest
+
 WEBHOOK_SECRET = "whsec_test_secret_one"
 WEBHOOK_SECRET_NEXT = "whsec_test_secret_two"
 SIGNING_SECRET = "slack-signing-secret-for-tests"
@@ -251,3 +253,24 @@ def signed(
         "Stripe-Signature": header,
         "Content-Type": "application/json; charset=utf-8",
     }
+
+
+def refund_request(**overrides: Any) -> NewRefundRequest:
+    """What an agent asks for: 5.00 of a 20.00 USD payment, unless told."""
+    fields: dict[str, Any] = {
+        "payment_id": "pi_1",
+        "charge_id": "ch_1",
+        "payment_intent_id": "pi_1",
+        "customer_id": None,
+        "customer_label": None,
+        "amount": 500,
+        "currency": "usd",
+        "payment_amount": 2000,
+        "reason": None,
+        "note": None,
+        "livemode": False,
+        "requested_by": "U_AGENT",
+        "requested_in": None,
+        "idempotency_key": "stripe-ops-refund-test",
+    }
+    return NewRefundRequest(**{**fields, **overrides})

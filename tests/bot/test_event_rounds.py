@@ -22,7 +22,7 @@ from storage import outbox
 from storage import refunds as refund_store
 from storage.events import NewEvent
 from storage.models import FraudWarning, OutboxMessage, RefundRequest
-from tests.support import event
+from tests.support import event, refund_request
 
 NOW = 1_800_000_000.0
 
@@ -98,20 +98,10 @@ async def test_a_round_of_refunds_reads_requests_once_and_still_finds_ours(
     async with deps.sessions() as session, session.begin():
         req = await refund_store.create_request(
             session,
-            new=refund_store.NewRefundRequest(
+            new=refund_request(
                 payment_id="pi_ours",
                 charge_id="ch_ours",
                 payment_intent_id="pi_ours",
-                customer_id=None,
-                customer_label=None,
-                amount=500,
-                currency="usd",
-                payment_amount=2000,
-                reason=None,
-                note=None,
-                livemode=False,
-                requested_by="U_AGENT",
-                requested_in=None,
                 idempotency_key="stripe-ops-refund-ours",
             ),
             now=NOW,

@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from storage import refunds as store
 from storage.engine import make_engine, make_sessionmaker
 from storage.models import RefundRequest
+from tests.support import refund_request
 
 NOW = 1_800_000_000.0
 LEASE = 60.0
@@ -27,22 +28,7 @@ async def approved(sessions: async_sessionmaker[AsyncSession]) -> int:
     async with sessions() as session, session.begin():
         row = await store.create_request(
             session,
-            new=store.NewRefundRequest(
-                payment_id="pi_1",
-                charge_id="ch_1",
-                payment_intent_id="pi_1",
-                customer_id=None,
-                customer_label=None,
-                amount=500,
-                currency="usd",
-                payment_amount=2000,
-                reason=None,
-                note=None,
-                livemode=False,
-                requested_by="U_AGENT",
-                requested_in=None,
-                idempotency_key="stripe-ops-refund-test",
-            ),
+            new=refund_request(),
             now=NOW,
             ttl_seconds=3600.0,
         )
