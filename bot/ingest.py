@@ -83,6 +83,7 @@ class EventIngest:
         deps = self.deps
         batch = [first]
         try:
+            kept = self._conn is not None
             # The batch is formed once the connection is ours: deliveries
             # that arrived while it was busy (SQLite has one connection)
             # join this commit instead of waiting for the next one.
@@ -93,10 +94,26 @@ class EventIngest:
             unique = sorted(
                 {d.event.id: d.event for d in batch}.values(), key=lambda e: e.id
             )
-            # One statement outside a transaction: committed when it returns.
-            new_ids = await event_store.insert_events(
-                conn, events=unique, now=deps.clock.now()
-            )
+            try:
+                # One statement outside a transaction: committed when it returns.
+                new_ids = await event_store.insert_events(
+                    conn, events=unique, now=deps.clock.now()
+                )
+            except Exception as exc:
+                if not kept:
+                    raise
+                # The kept connection may have died since the last batch (a
+                # database restart): once more on a new one, which the pool
+                # pings first. Had the first try committed after all, the
+                # second finds the ids stored and answers "duplicate": a 200
+                # all the same, for an event that is stored.
+                log.warning(
+                    "intake's connection failed (%s); reconnecting", type(exc).__name__
+                )
+                await self._release(broken=True)
+                new_ids = await event_store.insert_events(
+                    await self._connection(), events=unique, now=deps.clock.now()
+                )
         except Exception as exc:
             log.exception("storing %d Stripe events failed", len(batch))
             await self._release(broken=not self._shared)
