@@ -564,6 +564,11 @@ async def wait_slack(base: str) -> None:
     raise RuntimeError("fake Slack did not start")
 
 
+def _cell(value: float, width: int, decimals: int) -> str:
+    """A figure, or n/a for a part not run (--only)."""
+    return f"{'n/a':>{width}}" if math.isnan(value) else f"{value:{width}.{decimals}f}"
+
+
 async def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
@@ -693,9 +698,10 @@ async def main() -> int:
             f"{row['delivered']:,}/{row['wanted']:,}" if "delivered" in row else "n/a"
         )
         print(
-            f"{row['label']:24} {row['throughput']:9.0f} "
-            f"{row.get('py_throughput', math.nan):8.0f} "
-            f"{statistics.median(lat):6.2f} {percentile(lat, 0.99):6.2f} "
+            f"{row['label']:24} {_cell(row['throughput'], 9, 0)} "
+            f"{_cell(row.get('py_throughput', math.nan), 8, 0)} "
+            f"{_cell(statistics.median(lat), 6, 2)} "
+            f"{_cell(percentile(lat, 0.99), 6, 2)} "
             f"{backlog:>15} {processed:>20} {drain:>9}  {delivered}"
         )
         if len(runs) > 1:
