@@ -30,6 +30,11 @@ TEST_POSTGRES_URL, default postgresql://postgres@127.0.0.1:5432/test).
         [--channel-pace 1] [--backlogs 1000,10000,50000] [--measure 5000]
         [--driver wrk|python] [--wrk-seconds 5] [--wrk-connections 64]
         [--wrk-events 100000] [--repeat 1] [--no-drain]
+        [--only intake,ack,drain,rates]
+
+`--only intake,ack` gives the two intake rows (events/s, and ack p99 during a
+backlog) in about a minute per database, without the drain and the
+processing rates.
 """
 
 from __future__ import annotations
@@ -37,8 +42,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import math
 import os
 import re
+import signal
 import statistics
 import subprocess
 import sys
@@ -97,7 +104,7 @@ def percentile(values: list[float], q: float) -> float:
 @contextmanager
 def child(
     args: list[str], env: dict[str, str] | None, log: Path, core: int = SERVER_CORE
-) -> Iterator[None]:
+) -> Iterator[subprocess.Popen[bytes]]:
     with log.open("ab") as out:
         proc = subprocess.Popen(
             args,
@@ -108,13 +115,37 @@ def child(
             preexec_fn=lambda: pin(core),
         )
     try:
-        yield
+        yield proc
     finally:
         proc.terminate()
         try:
             proc.wait(timeout=15)
         except subprocess.TimeoutExpired:
             proc.kill()
+
+
+@contextmanager
+def profiled(pid: int, label: str, args: argparse.Namespace) -> Iterator[None]:
+    """With --profile DIR: py-spy samples the server while the block runs
+    (raw folded stacks in DIR, one file per part; py-spy on the driver's core)."""
+    if not args.profile:
+        yield
+        return
+    out = Path(args.profile) / (re.sub(r"\W+", "-", label).strip("-") + ".txt")
+    spy = subprocess.Popen(
+        [
+            *(str(Path(sys.executable).parent / "py-spy"), "record"),
+            *("--pid", str(pid), "--rate", "500", "--nonblocking"),
+            *("--format", "raw", "--output", str(out)),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        yield
+    finally:
+        spy.send_signal(signal.SIGINT)  # py-spy writes its file on Ctrl-C
+        spy.wait(timeout=30)
 
 
 async def wait_healthy(url: str, timeout: float = 30.0) -> None:
@@ -142,6 +173,11 @@ DISPUTE_TYPES = sorted(
     t for t in OBJECT_FOR_TYPE if t.startswith(("charge.dispute.", "radar."))
 )
 DISPUTE_EVERY = 100
+
+# What a run measures (--only): wrk's events/s; the ack latency at --rate
+# during a burst's backlog; the time until every alert is in Slack; and
+# bench/event_rate.py's processing rates.
+PARTS = ("intake", "ack", "drain", "rates")
 
 
 def make_deliveries(
@@ -418,9 +454,12 @@ async def run_one(
         ):
             await wait_healthy(url)
             await closed_loop(url, make_deliveries(200), args.concurrency)  # warm
-            result["latency"] = await open_loop(url, paced, args.rate)
-            result["py_throughput"] = await closed_loop(url, through, args.concurrency)
-            if args.wrk:
+            if "ack" in args.only:
+                result["latency"] = await open_loop(url, paced, args.rate)
+                result["py_throughput"] = await closed_loop(
+                    url, through, args.concurrency
+                )
+            if args.wrk and "intake" in args.only:
                 result["wrk"] = await wrk_throughput(
                     url, workdir, label, args, stored=False
                 )
@@ -459,38 +498,45 @@ async def run_one(
                 cwd=workdir,
                 capture_output=True,
             )
-        with child([sys.executable, "-m", "bot"], env, workdir / f"{label}.log"):
+        with child([sys.executable, "-m", "bot"], env, workdir / f"{label}.log") as bot:
             await wait_healthy(url)
             warm = make_deliveries(200, every_type=True)
             await closed_loop(url, warm, args.concurrency)
             await backlog_processed(url)
-            say(f"{label}: a burst of {len(through):,} events")
-            # The burst, as fast as intake takes it (the Python driver)...
-            result["py_throughput"] = await closed_loop(url, through, args.concurrency)
-            result["backlog"] = await backlog_left(url)
-            # ...then at once the steady 200/s while its backlog is processed:
-            # each 200 competes with processing and the outbox for the core.
-            result["latency"] = await open_loop(url, paced, args.rate)
+            if "ack" in args.only or "drain" in args.only:
+                say(f"{label}: a burst of {len(through):,} events")
+                # The burst, as fast as intake takes it (the Python driver)...
+                result["py_throughput"] = await closed_loop(
+                    url, through, args.concurrency
+                )
+                result["backlog"] = await backlog_left(url)
+                # ...then at once the steady 200/s while its backlog is
+                # processed: each 200 competes with processing and the outbox
+                # for the core.
+                with profiled(bot.pid, f"{label} ack", args):
+                    result["latency"] = await open_loop(url, paced, args.rate)
+                result["backlog_after"] = await backlog_left(url)
             last_200 = time.monotonic()
             say(f"{label}: waiting for the backlog, then for Slack")
-            result["backlog_after"] = await backlog_left(url)
             await backlog_processed(url, timeout=args.drain_timeout)
             wanted = {d[0] for d in warm + through + paced}
-            result["wanted"] = len(wanted)
-            if not args.no_drain:
+            if "drain" in args.only:
+                result["wanted"] = len(wanted)
                 result["delivered"], seen = await alerts_visible(
                     slack_base, wanted, args.drain_timeout
                 )
                 result["drain"] = seen - last_200
             # Last: wrk's events are not waited for in Slack; only stored
             # ones count.
-            if args.wrk:
-                result["wrk"] = await wrk_throughput(
-                    url, workdir, label, args, stored=True
-                )
-        say(f"{label}: processing rates")
-        db = "sqlite" if db_url.startswith("sqlite") else "postgres"
-        result["rates"] = await asyncio.to_thread(processing_rates, db, args)
+            if args.wrk and "intake" in args.only:
+                with profiled(bot.pid, f"{label} intake", args):
+                    result["wrk"] = await wrk_throughput(
+                        url, workdir, label, args, stored=True
+                    )
+        if "rates" in args.only and args.backlogs:
+            say(f"{label}: processing rates")
+            db = "sqlite" if db_url.startswith("sqlite") else "postgres"
+            result["rates"] = await asyncio.to_thread(processing_rates, db, args)
     return result
 
 
@@ -516,6 +562,11 @@ async def wait_slack(base: str) -> None:
                 pass
             await asyncio.sleep(0.1)
     raise RuntimeError("fake Slack did not start")
+
+
+def _cell(value: float, width: int, decimals: int) -> str:
+    """A figure, or n/a for a part not run (--only)."""
+    return f"{'n/a':>{width}}" if math.isnan(value) else f"{value:{width}.{decimals}f}"
 
 
 async def main() -> int:
@@ -561,7 +612,23 @@ async def main() -> int:
         help="distinct signed events prepared per wrk run",
     )
     parser.add_argument("--repeat", type=int, default=1, help="wrk runs per row")
+    parser.add_argument(
+        "--only",
+        default=",".join(PARTS),
+        help=f"the parts to run, comma-separated, of {','.join(PARTS)} "
+        "(intake: wrk events/s; ack: p50/p99 at --rate during a backlog)",
+    )
+    parser.add_argument(
+        "--profile",
+        metavar="DIR",
+        help="py-spy the server during the intake and ack parts into DIR",
+    )
     args = parser.parse_args()
+    args.only = {part for part in args.only.split(",") if part}
+    if args.no_drain:
+        args.only.discard("drain")
+    if unknown := args.only - set(PARTS):
+        parser.error(f"--only: unknown parts {', '.join(sorted(unknown))}")
     args.wrk = find_wrk() if args.driver == "wrk" else None
     pin(DRIVER_CORE)
 
@@ -599,12 +666,13 @@ async def main() -> int:
         f"{args.concurrency} in flight; then at once {args.rate:.0f} events/s "
         f"for {args.seconds:.0f} s while that backlog is processed (ack ms)"
     )
-    backlogs = [int(b) for b in args.backlogs.split(",")]
-    print(
-        f"processed/s at a backlog of {', '.join(f'{b:,}' for b in backlogs)}: "
-        f"bench/event_rate.py, the event worker on the server's core, first "
-        f"{args.measure:,} events of each"
-    )
+    backlogs = [int(b) for b in args.backlogs.split(",") if b]
+    if backlogs and "rates" in args.only:
+        print(
+            f"processed/s at a backlog of {', '.join(f'{b:,}' for b in backlogs)}: "
+            f"bench/event_rate.py, the event worker on the server's core, first "
+            f"{args.measure:,} events of each"
+        )
     print(
         f"to Slack: seconds from the last 200 until the last event is visible "
         f"in the fake Slack (answering at once, one post per "
@@ -615,8 +683,8 @@ async def main() -> int:
         f"{'backlog':>15} {'processed/s':>20} {'to Slack':>9}  delivered"
     )
     for row in rows:
-        lat = row["latency"]
-        runs = row.get("wrk") or [row["py_throughput"]]
+        lat = row.get("latency") or [math.nan]
+        runs = row.get("wrk") or [row.get("py_throughput", math.nan)]
         row["throughput"] = statistics.median(runs)
         rates = row.get("rates") or {}
         processed = " / ".join(rates.get(b, "?") for b in backlogs) if rates else "n/a"
@@ -630,9 +698,10 @@ async def main() -> int:
             f"{row['delivered']:,}/{row['wanted']:,}" if "delivered" in row else "n/a"
         )
         print(
-            f"{row['label']:24} {row['throughput']:9.0f} "
-            f"{row['py_throughput']:8.0f} "
-            f"{statistics.median(lat):6.2f} {percentile(lat, 0.99):6.2f} "
+            f"{row['label']:24} {_cell(row['throughput'], 9, 0)} "
+            f"{_cell(row.get('py_throughput', math.nan), 8, 0)} "
+            f"{_cell(statistics.median(lat), 6, 2)} "
+            f"{_cell(percentile(lat, 0.99), 6, 2)} "
             f"{backlog:>15} {processed:>20} {drain:>9}  {delivered}"
         )
         if len(runs) > 1:

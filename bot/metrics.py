@@ -16,6 +16,10 @@ class Metrics:
             ["outcome"],
             registry=r,
         )
+        # Webhook intake counts on every request: the children looked up once.
+        self.webhooks_stored = self.webhooks.labels("stored")
+        self.webhooks_duplicate = self.webhooks.labels("duplicate")
+        self.webhooks_rejected = self.webhooks.labels("rejected")
         self.events_processed = Counter(
             "stripe_events_processed_total",
             "Stored Stripe events processed, by type.",
