@@ -11,11 +11,14 @@ is looked for in the summary's thread before a second upload.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import math
 import re
+from collections.abc import Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
+from typing import Any
 
 import aiohttp
 from slack_sdk.errors import SlackApiError, SlackClientError
@@ -130,8 +133,10 @@ class StormSender:
             summary, rows = folded
             waiting = await storms.unfolded(session, channel=channel, limit=NAMED_MAX)
             names = [_name(key, text) for key, text in waiting]
-            text, blocks = build_storm_summary(
-                [_row(r.key, r.facts) for r in rows], Unfolded(len(names), names)
+            # Thousands of rows: worked through in a thread, so the event
+            # loop (and every webhook's 200) gets its turns meanwhile.
+            text, blocks = await asyncio.to_thread(
+                _summarize, rows, Unfolded(len(names), names)
             )
             assert summary.id is not None
             await storms.set_words(
@@ -238,7 +243,7 @@ class StormSender:
                 if file_id is None:
                     async with self.deps.sessions() as session, session.begin():
                         rows = await storms.rows_of(session, summary_id=summary.id)
-                    content = build_csv(_row(r.key, r.facts) for r in rows)
+                    content = await asyncio.to_thread(_csv, rows)
                     file_id = await upload_file(
                         self.deps.slack,
                         SlackFile(
@@ -335,6 +340,16 @@ def _taken_over(summary: StormSummary) -> None:
         "storm summary %s was taken over; leaving it to its new claimant",
         summary.key,
     )
+
+
+def _summarize(
+    rows: Sequence[storms.FoldedRow], unfolded: Unfolded
+) -> tuple[str, list[dict[str, Any]]]:
+    return build_storm_summary([_row(r.key, r.facts) for r in rows], unfolded)
+
+
+def _csv(rows: Sequence[storms.FoldedRow]) -> bytes:
+    return build_csv(_row(r.key, r.facts) for r in rows)
 
 
 def _row(key: str, facts: dict[str, object] | None) -> StormRow:
