@@ -1,6 +1,7 @@
-"""Group commit for webhook intake: deliveries that arrive together share a
-transaction, so each one still waits for its own durable commit before its 200
-but the commit (and SQLite's single write lock) is paid once per batch."""
+"""Group commit for webhook intake: deliveries that arrive together are stored
+by one statement, its own transaction, so each one still waits for its durable
+commit before its 200 but the commit (and SQLite's single write lock) is paid
+once per batch."""
 
 from __future__ import annotations
 
