@@ -66,10 +66,9 @@ class EventContext:
     session: AsyncSession
     event: dict[str, Any]
     now: float
-    # Alerts for the worker to queue in one statement with the rest of its
-    # round (one round trip for all, not one each); None: queue at once.
-    alerts: list[Queued] | None = None
-    # The worker's round, when the event is one of many in its transaction.
+    # The worker's round, when the event is one of many in its transaction:
+    # its alerts are queued in one statement with the round's (one round
+    # trip for all, not one each). None: alone, queued at once.
     round: Round | None = None
 
     @property

@@ -224,9 +224,7 @@ class EventWorker:
         if isinstance(event, Exception):
             raise event  # its round is undone; alone, it is recorded as failed
         correlation_id.set(str(event.get("id")))
-        await self.router.dispatch(
-            EventContext(self.deps, session, event, now, round_.alerts, round_)
-        )
+        await self.router.dispatch(EventContext(self.deps, session, event, now, round_))
 
     @staticmethod
     async def _finish(session: AsyncSession, round_: Round, now: float) -> None:

@@ -72,7 +72,7 @@ async def queue_alert(
         digest_line=alert.summary if in_digest else None,
         facts=storm_row(ctx.event).as_facts() if in_digest else None,
     )
-    if ctx.alerts is not None:
-        ctx.alerts.append(queued)  # queued with the worker's round
+    if ctx.round is not None:
+        ctx.round.alerts.append(queued)  # queued with the worker's round
     else:
         await outbox.enqueue_many(ctx.session, messages=[queued], now=ctx.now)
