@@ -28,32 +28,26 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import random
 import sys
 import tempfile
 import time
-import uuid
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-import asyncpg
 from sqlalchemy import delete, event, insert
-from sqlalchemy.engine import make_url
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.scratch_db import PostgresUnavailable, scratch_postgres
 from bot import disputes
 from bot.config import Settings
 from bot.deps import Deps
 from storage.migrate import upgrade
 from storage.models import Dispute, DisputeReminder, OutboxMessage
 
-POSTGRES_URL = os.environ.get(
-    "TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
-)
 HOUR = 3600
 
 
@@ -112,43 +106,6 @@ def dispute_rows(count: int, now: float) -> list[dict[str, Any]]:
             }
         )
     return rows
-
-
-async def pg_admin() -> asyncpg.Connection:
-    url = make_url(POSTGRES_URL)
-    return await asyncpg.connect(
-        host=url.host,
-        port=url.port or 5432,
-        user=url.username,
-        password=url.password,
-        database=url.database,
-        timeout=3,
-    )
-
-
-async def pg_scratch() -> str | None:
-    try:
-        admin = await pg_admin()
-    except (OSError, asyncpg.PostgresError) as exc:
-        print(f"PostgreSQL unavailable ({exc}); skipping its rows")
-        return None
-    name = f"stripe_ops_nag_bench_{uuid.uuid4().hex[:8]}"
-    try:
-        await admin.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await admin.close()
-    return (
-        make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
-    )
-
-
-async def pg_drop(db_url: str) -> None:
-    admin = await pg_admin()
-    try:
-        name = make_url(db_url).database
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await admin.close()
 
 
 async def run_backend(label: str, db_url: str, count: int) -> list[dict[str, Any]]:
@@ -222,12 +179,11 @@ async def main() -> int:
     with tempfile.TemporaryDirectory(prefix="nag-bench-") as tmp:
         sqlite_url = f"sqlite:///{Path(tmp) / 'bench.db'}"
         results += await run_backend("sqlite", sqlite_url, args.disputes)
-    pg_url = await pg_scratch()
-    if pg_url is not None:
-        try:
+    try:
+        async with scratch_postgres("stripe_ops_nag_bench") as pg_url:
             results += await run_backend("postgres", pg_url, args.disputes)
-        finally:
-            await pg_drop(pg_url)
+    except PostgresUnavailable as exc:
+        print(f"{exc}; skipping its rows")
 
     print()
     header = f"{'backend':<9} {'scan':<10} {'disputes':>8} {'queued':>7} "

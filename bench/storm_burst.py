@@ -37,13 +37,12 @@ sys.path.insert(0, str(ROOT))
 
 import itertools
 
+from bench.scratch_db import PostgresUnavailable, scratch_postgres
 from bench.webhook_ingest import (
     MIXED_TYPES,
     backlog_processed,
     child,
     closed_loop,
-    pg_drop,
-    pg_scratch,
     pin,
     wait_healthy,
 )
@@ -176,12 +175,11 @@ async def main() -> int:
             await run_one("SQLite", f"sqlite:///{workdir}/bench.db", workdir, args)
         )
         if not args.skip_postgres:
-            pg = await pg_scratch()
-            if pg is not None:
-                try:
+            try:
+                async with scratch_postgres("stripe_ops_storm") as pg:
                     rows.append(await run_one("PostgreSQL", pg, workdir, args))
-                finally:
-                    await pg_drop(pg)
+            except PostgresUnavailable as exc:
+                print(f"{exc}; skipping its rows")
     print()
     print(f"{args.events:,}-event burst into one channel (server on core 0)")
     for row in rows:

@@ -58,19 +58,15 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
-import asyncpg
-from sqlalchemy.engine import make_url
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.scratch_db import PostgresUnavailable, scratch_postgres
 from bench.wrk_driver import WrkResult, find_wrk, run_wrk, write_deliveries
 from tests.process import bot_env, free_port
 from tests.support import BOT_TOKEN, OBJECT_FOR_TYPE, event, signed
 
-POSTGRES_URL = os.environ.get(
-    "TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
-)
 SERVER_CORE = 0
 DRIVER_CORE = 1 if (os.cpu_count() or 1) > 1 else 0
 
@@ -346,41 +342,6 @@ def processing_rates(db: str, args: argparse.Namespace) -> dict[int, str]:
     return rates
 
 
-async def pg_scratch() -> str | None:
-    url = make_url(POSTGRES_URL)
-    try:
-        conn = await asyncpg.connect(
-            host=url.host,
-            port=url.port or 5432,
-            user=url.username,
-            password=url.password,
-            database=url.database,
-            timeout=3,
-        )
-    except (OSError, asyncpg.PostgresError) as exc:
-        print(f"PostgreSQL unavailable ({exc}); skipping its rows")
-        return None
-    name = f"stripe_ops_bench_{uuid.uuid4().hex[:8]}"
-    await conn.execute(f'CREATE DATABASE "{name}"')
-    await conn.close()
-    return url.set(database=name).render_as_string(hide_password=False)
-
-
-async def pg_drop(db_url: str) -> None:
-    url = make_url(POSTGRES_URL)
-    conn = await asyncpg.connect(
-        host=url.host,
-        port=url.port or 5432,
-        user=url.username,
-        password=url.password,
-        database=url.database,
-    )
-    await conn.execute(
-        f'DROP DATABASE IF EXISTS "{make_url(db_url).database}" WITH (FORCE)'
-    )
-    await conn.close()
-
-
 async def stored_count(url: str) -> float:
     """Events the server has stored (its `stored` metric)."""
     async with (
@@ -642,14 +603,13 @@ async def main() -> int:
             )
         )
         if not args.skip_postgres:
-            pg = await pg_scratch()
-            if pg is not None:
-                try:
+            try:
+                async with scratch_postgres("stripe_ops_bench") as pg:
                     rows.append(
                         await run_one("stripe-ops, PostgreSQL", pg, workdir, args)
                     )
-                finally:
-                    await pg_drop(pg)
+            except PostgresUnavailable as exc:
+                print(f"{exc}; skipping its rows")
 
     print()
     print(f"server pinned to core {SERVER_CORE}; load from core {DRIVER_CORE}")
