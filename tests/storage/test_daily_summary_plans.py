@@ -4,16 +4,14 @@ long the history stored before them."""
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
 
-import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.daily.figures import COUNTED_TYPES
 from storage import daily_summaries
 from storage import events as event_store
-from storage.engine import make_engine, make_sessionmaker
+from storage.engine import make_sessionmaker
 from storage.events import NewEvent
 from tests.storage.test_query_plans import assert_index_ordered, statements_of
 
@@ -21,13 +19,6 @@ DAY = 86_400
 START = 1_780_000_000
 HISTORY_DAYS = 120
 PER_DAY = 100
-
-
-@pytest.fixture
-async def engine(db_url: str) -> AsyncIterator[AsyncEngine]:
-    engine = make_engine(db_url)
-    yield engine
-    await engine.dispose()
 
 
 async def test_the_window_is_read_through_the_created_index(

@@ -4,27 +4,18 @@ events: pending events keep a stable order across the upgrade."""
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
 
-import pytest
 from alembic import command
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from storage import events as event_store
-from storage.engine import make_engine, make_sessionmaker
+from storage.engine import make_sessionmaker
 from storage.events import NewEvent
 from storage.migrate import alembic_config, current_revision, head_revision, upgrade
 
 NOW = 1_800_000_000.0
-
-
-@pytest.fixture
-async def engine(db_url: str) -> AsyncIterator[AsyncEngine]:
-    engine = make_engine(db_url)
-    yield engine
-    await engine.dispose()
 
 
 def new_event(event_id: str, created: int) -> NewEvent:

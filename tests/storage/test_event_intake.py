@@ -4,24 +4,15 @@ alone, and the rows committed (seen by another connection) when it returns."""
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
 
-import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from storage import events as event_store
-from storage.engine import make_engine, make_sessionmaker
+from storage.engine import make_sessionmaker
 from storage.events import NewEvent
 
 NOW = 1_800_000_000.0
-
-
-@pytest.fixture
-async def engine(db_url: str) -> AsyncIterator[AsyncEngine]:
-    engine = make_engine(db_url)
-    yield engine
-    await engine.dispose()
 
 
 def new_event(event_id: str, *, object_id: str | None = None) -> NewEvent:

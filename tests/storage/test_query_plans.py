@@ -8,30 +8,22 @@ driver, with their parameters), explained on a filled, analyzed table.
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
 
-import pytest
 from sqlalchemy import event, insert, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from storage import dispute_reminders, outbox
 from storage import events as event_store
 from storage.dispute_status import ANSWERABLE
-from storage.engine import make_engine, make_sessionmaker
+from storage.engine import make_sessionmaker
 from storage.events import NewEvent
 from storage.models import NAG_CONDITION, Dispute, OutboxMessage
 
 NOW = 1_800_000_000.0
 BACKLOG = 5_000
 RETRYING = 500  # failed events waiting for a later attempt
-
-
-@pytest.fixture
-async def engine(db_url: str) -> AsyncIterator[AsyncEngine]:
-    engine = make_engine(db_url)
-    yield engine
-    await engine.dispose()
 
 
 async def fill_events(engine: AsyncEngine) -> None:

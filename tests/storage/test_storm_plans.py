@@ -5,15 +5,13 @@ test_query_plans.py checks for the other per-round statements)."""
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
 from typing import Any
 
-import pytest
 from sqlalchemy import func, insert, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from storage import storms
-from storage.engine import make_engine, make_sessionmaker
+from storage.engine import make_sessionmaker
 from storage.models import OutboxMessage
 from tests.storage.test_query_plans import (
     assert_index_ordered,
@@ -42,13 +40,6 @@ async def assert_reads_through(
     indexes = {n.get("Index Name") for n in nodes(plan)} - {None}
     assert indexes == {index}, json.dumps(plan, indent=1)
     assert not any(n["Node Type"] == "Seq Scan" for n in nodes(plan))
-
-
-@pytest.fixture
-async def engine(db_url: str) -> AsyncIterator[AsyncEngine]:
-    engine = make_engine(db_url)
-    yield engine
-    await engine.dispose()
 
 
 def is_card(i: int) -> bool:
