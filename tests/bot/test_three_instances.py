@@ -63,27 +63,46 @@ NON_DISPUTE_TYPES = sorted(
 )
 
 
-@pytest.fixture
-async def instances(
-    tmp_path: Path, db_url: str, fake_slack: FakeSlack, fake_stripe: FakeStripe
-) -> AsyncIterator[list[BotProcess]]:
+def three_bots(
+    base: Path,
+    db_url: str,
+    fake_slack: FakeSlack,
+    fake_stripe: FakeStripe,
+    **settings: str,
+) -> list[BotProcess]:
+    """Three `python -m bot` processes (not started) on one database, each in
+    a folder of its own named after `base`; skips on SQLite."""
     if db_url.startswith("sqlite"):
         pytest.skip("several instances need PostgreSQL; SQLite runs one")
     procs = []
     for n in range(3):
-        cwd = tmp_path / f"bot{n}"
+        cwd = base.with_name(f"{base.name}{n}")
         cwd.mkdir()
         env = bot_env(
             db_url=db_url,
             slack_url=fake_slack.url,
             stripe_url=fake_stripe.url,
             port=free_port(),
-            # The shortest scan the settings allow, so reminders go out
-            # during the drill from all three instances at once.
-            NAG_INTERVAL_SECONDS="10",
             LOG_LEVEL="WARNING",
+            **settings,
         )
         procs.append(BotProcess(env, cwd))
+    return procs
+
+
+@pytest.fixture
+async def instances(
+    tmp_path: Path, db_url: str, fake_slack: FakeSlack, fake_stripe: FakeStripe
+) -> AsyncIterator[list[BotProcess]]:
+    procs = three_bots(
+        tmp_path / "bot",
+        db_url,
+        fake_slack,
+        fake_stripe,
+        # The shortest scan the settings allow, so reminders go out during
+        # the drill from all three instances at once.
+        NAG_INTERVAL_SECONDS="10",
+    )
     yield procs
     for proc in procs:
         proc.stop()
@@ -245,25 +264,11 @@ async def storm_instances(
 ) -> AsyncIterator[list[BotProcess]]:
     """Three instances whose every alert channel is one: a burst there is a
     storm (more waiting than a minute of digests), folded into summaries."""
-    if db_url.startswith("sqlite"):
-        pytest.skip("several instances need PostgreSQL; SQLite runs one")
     one = dict.fromkeys(
         ("ALERT_CHANNEL", "PAYMENTS_CHANNEL", "REFUNDS_CHANNEL", "PAYOUTS_CHANNEL"),
         STORM_CHANNEL,
     )
-    procs = []
-    for n in range(3):
-        cwd = tmp_path / f"storm{n}"
-        cwd.mkdir()
-        env = bot_env(
-            db_url=db_url,
-            slack_url=fake_slack.url,
-            stripe_url=fake_stripe.url,
-            port=free_port(),
-            LOG_LEVEL="WARNING",
-        )
-        env.update(one)
-        procs.append(BotProcess(env, cwd))
+    procs = three_bots(tmp_path / "storm", db_url, fake_slack, fake_stripe, **one)
     yield procs
     for proc in procs:
         proc.stop()
