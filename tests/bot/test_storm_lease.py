@@ -59,6 +59,13 @@ async def the_summary(deps: Deps) -> StormSummary:
     return row
 
 
+async def two_leases_pass(clock: ManualClock) -> None:
+    """Twice the lease goes by, on both clocks, in steps the renewals see."""
+    for _ in range(4):
+        await asyncio.sleep(LEASE / 2)
+        clock.advance(LEASE / 2)
+
+
 async def claim_as_other(deps: Deps, *, force: bool) -> StormSummary | None:
     """A second sender's claim; `force`: as if our lease had run out."""
     async with deps.sessions() as session, session.begin():
@@ -108,9 +115,7 @@ async def test_a_summary_post_held_past_its_lease_keeps_its_claim(
     deps = app.app[DEPS]
     # Slack keeps the post for twice the lease (by both clocks); the sender
     # renews meanwhile, so a second sender finds nothing to take over.
-    for _ in range(4):
-        await asyncio.sleep(LEASE / 2)
-        clock.advance(LEASE / 2)
+    await two_leases_pass(clock)
     assert hold.caller_waiting == 1, "the sender gave up a claim it could keep"
     assert await claim_as_other(deps, force=False) is None, (
         "a second sender took over a summary still being posted"
@@ -132,9 +137,7 @@ async def test_a_csv_upload_held_past_its_lease_keeps_its_claim(
     deps = app.app[DEPS]
     hold = fake_slack.hold("files.completeUploadExternal")
     await run_until(clock, deps, lambda: hold.arrived == 1)
-    for _ in range(4):
-        await asyncio.sleep(LEASE / 2)
-        clock.advance(LEASE / 2)
+    await two_leases_pass(clock)
     assert hold.caller_waiting == 1, "the sender gave up a claim it could keep"
     assert await claim_as_other(deps, force=False) is None, (
         "a second sender took over a CSV still being uploaded"
