@@ -5,10 +5,13 @@ from __future__ import annotations
 import itertools
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import stripe
+from sqlalchemy import event as sa_event
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from storage.refunds import NewRefundRequest
 
@@ -274,3 +277,19 @@ def refund_request(**overrides: Any) -> NewRefundRequest:
         "idempotency_key": "stripe-ops-refund-test",
     }
     return NewRefundRequest(**{**fields, **overrides})
+
+
+@contextmanager
+def counting_statements(engine: AsyncEngine) -> Iterator[list[str]]:
+    """Every SQL statement sent through `engine` while the block runs."""
+    statements: list[str] = []
+
+    def count(*args: Any) -> None:
+        statements.append(str(args[2]))
+
+    sync_engine = engine.sync_engine
+    sa_event.listen(sync_engine, "before_cursor_execute", count)
+    try:
+        yield statements
+    finally:
+        sa_event.remove(sync_engine, "before_cursor_execute", count)

@@ -6,11 +6,8 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import event as sa_event
 from sqlalchemy import select
 
 import handlers
@@ -22,7 +19,7 @@ from storage import outbox
 from storage import refunds as refund_store
 from storage.events import NewEvent
 from storage.models import FraudWarning, OutboxMessage, RefundRequest
-from tests.support import event, refund_request
+from tests.support import counting_statements, event, refund_request
 
 NOW = 1_800_000_000.0
 
@@ -53,25 +50,14 @@ async def one_round(deps: Deps) -> int:
     return await EventWorker(deps, router, WorkerPolicy()).process_round()
 
 
-@contextmanager
-def statements(deps: Deps) -> Iterator[Counter[str]]:
-    """Statements sent to the database, by their first words and table."""
+def by_table(statements: list[str]) -> Counter[str]:
+    """Statements by their first word and the table they name, of two."""
     seen: Counter[str] = Counter()
-
-    def count(_conn: Any, _cursor: Any, statement: str, *_rest: Any) -> None:
-        words = statement.split()
-        table = next(
-            (w for w in words if w.strip('"') in {"refund_request", "fraud_warning"}),
-            "",
-        )
-        seen[f"{words[0]} {table.strip(chr(34))}".strip()] += 1
-
-    engine = deps.engine.sync_engine
-    sa_event.listen(engine, "before_cursor_execute", count)
-    try:
-        yield seen
-    finally:
-        sa_event.remove(engine, "before_cursor_execute", count)
+    for statement in statements:
+        words = [w.strip('"') for w in statement.split()]
+        table = next((w for w in words if w in {"refund_request", "fraud_warning"}), "")
+        seen[f"{words[0]} {table}".strip()] += 1
+    return seen
 
 
 def foreign_refund(n: int, charge: str) -> dict[str, Any]:
@@ -135,8 +121,9 @@ async def test_a_round_of_refunds_reads_requests_once_and_still_finds_ours(
     others = [foreign_refund(n, f"ch_other_{n}") for n in range(30)]
     await store(deps, *others[:15], ours, *others[15:])
 
-    with statements(deps) as seen:
+    with counting_statements(deps.engine) as sent:
         assert await one_round(deps) == 31
+    seen = by_table(sent)
 
     # One read for the round's 31 refunds, then ours alone (its locked read
     # and its reload after the update): not one read per refund.

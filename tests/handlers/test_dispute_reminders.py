@@ -4,12 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Iterator
-from contextlib import contextmanager
-from typing import Any
+from collections.abc import AsyncIterator
 
 import pytest
-from sqlalchemy import event as sa_event
 from sqlalchemy import func, select
 from sqlmodel import col
 
@@ -34,6 +31,7 @@ from tests.handlers.test_disputes import (
     submit_view,
     thread_reply,
 )
+from tests.support import counting_statements
 from tests.support import dispute as dispute_object
 
 HOUR = 3600
@@ -273,34 +271,19 @@ async def test_two_instances_scanning_together_send_each_reminder_once(
             await restarted.aclose()
 
 
-@contextmanager
-def counting_statements(deps: Deps) -> Iterator[list[str]]:
-    statements: list[str] = []
-
-    def count(*args: Any) -> None:
-        statements.append(str(args[2]))
-
-    engine = deps.engine.sync_engine
-    sa_event.listen(engine, "before_cursor_execute", count)
-    try:
-        yield statements
-    finally:
-        sa_event.remove(engine, "before_cursor_execute", count)
-
-
 async def test_a_scan_takes_the_same_queries_for_few_disputes_and_many(
     instances: tuple[Deps, Deps], clock: ManualClock
 ) -> None:
     few_deps, many_deps = instances
     due_by = int(clock.t + 3 * DAY)
     await seed_rows(few_deps, count=2, due_by=due_by, now=clock.t)
-    with counting_statements(few_deps) as few:
+    with counting_statements(few_deps.engine) as few:
         assert await scan(few_deps) == 2
     await seed_rows(few_deps, count=60, due_by=due_by, now=clock.t)
-    with counting_statements(many_deps) as many:
+    with counting_statements(many_deps.engine) as many:
         assert await scan(many_deps) == 60
     assert len(many) == len(few)
-    with counting_statements(many_deps) as idle:
+    with counting_statements(many_deps.engine) as idle:
         assert await scan(many_deps) == 0
     # Nothing due: one query finds that out.
     assert len([s for s in idle if s.lstrip().upper().startswith("SELECT")]) == 1
