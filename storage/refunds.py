@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 
-from sqlalchemy import bindparam, func, or_, select
+from sqlalchemy import bindparam, func, or_, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -269,13 +269,16 @@ async def find_for_refund(
     return result.scalar_one_or_none()
 
 
-_MADE_HERE = select(
-    col(RefundRequest.refund_id), col(RefundRequest.idempotency_key)
-).where(
-    or_(
-        col(RefundRequest.refund_id).in_(bindparam("refund_ids", expanding=True)),
-        col(RefundRequest.idempotency_key).in_(bindparam("keys", expanding=True)),
-    )
+# Two index lookups, not one OR: the planners read the whole table for
+# `refund_id IN (…) OR idempotency_key IN (…)`, and the table keeps every
+# request ever made (tests/storage/test_query_plans.py).
+_MADE_HERE = union_all(
+    select(col(RefundRequest.refund_id), col(RefundRequest.idempotency_key)).where(
+        col(RefundRequest.refund_id).in_(bindparam("refund_ids", expanding=True))
+    ),
+    select(col(RefundRequest.refund_id), col(RefundRequest.idempotency_key)).where(
+        col(RefundRequest.idempotency_key).in_(bindparam("keys", expanding=True))
+    ),
 )
 
 

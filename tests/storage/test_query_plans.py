@@ -1,5 +1,6 @@
 """The worker's per-round claims cost the same at any backlog: each is served
-by an index in the order it wants, with no sort over the waiting rows.
+by an index in the order it wants, with no sort over the waiting rows; and
+what a round reads for its events is found through indexes, not by a scan.
 
 The statements are the ones the code runs (captured as they go to the
 driver, with their parameters), explained on a filled, analyzed table.
@@ -14,12 +15,18 @@ from typing import Any
 from sqlalchemy import event, insert, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from storage import dispute_reminders, outbox
+from storage import dispute_reminders, fraud_warnings, outbox, refunds
 from storage import events as event_store
 from storage.dispute_status import ANSWERABLE
 from storage.engine import make_sessionmaker
 from storage.events import NewEvent
-from storage.models import NAG_CONDITION, Dispute, OutboxMessage
+from storage.models import (
+    NAG_CONDITION,
+    Dispute,
+    FraudWarning,
+    OutboxMessage,
+    RefundRequest,
+)
 
 NOW = 1_800_000_000.0
 BACKLOG = 5_000
@@ -293,3 +300,106 @@ async def test_reminder_scan_reads_open_disputes_in_deadline_order(
             )
         ).scalars()
         assert found == list(expected)
+
+
+async def assert_no_full_scan(
+    engine: AsyncEngine, statement: Statement, *, table: str
+) -> None:
+    """The statement finds its rows of `table` through an index (one, or
+    several OR'ed together), never by reading the whole table."""
+    rows = await explain(engine, statement)
+    if engine.dialect.name == "sqlite":
+        details = [str(r[3]) for r in rows]
+        shown = "\n".join(details)
+        assert any(d.startswith(f"SEARCH {table} ") for d in details), (
+            f"{table} is not searched through an index:\n{shown}\n{statement[0]}"
+        )
+        assert not any(d.startswith(f"SCAN {table}") for d in details), (
+            f"the statement reads all of {table}:\n{shown}\n{statement[0]}"
+        )
+        return
+    raw = rows[0][0]
+    plan = (json.loads(raw) if isinstance(raw, str) else raw)[0]["Plan"]
+    found = list(nodes(plan))
+    shown = json.dumps(plan, indent=1)
+    scans = [n for n in found if n.get("Relation Name") == table]
+    assert scans, f"{table} is not read:\n{shown}"
+    assert all(n["Node Type"] != "Seq Scan" for n in scans), (
+        f"the statement reads all of {table}:\n{shown}"
+    )
+
+
+async def test_a_rounds_refund_and_fraud_warning_reads_use_their_indexes(
+    engine: AsyncEngine,
+) -> None:
+    # Many requests and warnings stored; a round asks about 30 of each.
+    requests = [
+        {
+            "status": "succeeded",
+            "payment_id": f"pi_{i}",
+            "charge_id": f"ch_{i}",
+            "amount": 500,
+            "currency": "usd",
+            "payment_amount": 2000,
+            "livemode": False,
+            "requested_by": "U_AGENT",
+            "requested_at": NOW,
+            "expires_at": NOW + 3600,
+            "idempotency_key": f"stripe-ops-refund-{i}",
+            "refund_id": f"re_{i}",
+            "stripe_attempts": 1,
+        }
+        for i in range(BACKLOG)
+    ]
+    warnings = [
+        {
+            "id": f"issfr_{i}",
+            "charge_id": f"ch_{i}",
+            "livemode": False,
+            "actionable": True,
+            "state": "closed" if i % 2 else "checking",
+            "alert_key": f"alert:evt_w{i}",
+            "event_id": f"evt_w{i}",
+            "created_at": NOW,
+            "updated_at": NOW,
+        }
+        for i in range(BACKLOG)
+    ]
+    async with make_sessionmaker(engine)() as session, session.begin():
+        await session.execute(insert(RefundRequest), requests)
+        await session.execute(insert(FraudWarning), warnings)
+    async with engine.connect() as conn:
+        await conn.execute(text("ANALYZE"))
+        await conn.commit()
+    asked = range(100, 3_100, 100)
+    found: list[Any] = []
+
+    async def round_reads() -> None:
+        async with make_sessionmaker(engine)() as session, session.begin():
+            found.append(
+                await refunds.made_here(
+                    session,
+                    refund_ids=[f"re_{i}" for i in asked],
+                    request_keys=[f"stripe-ops-refund-{i + 1}" for i in asked],
+                )
+            )
+            found.append(
+                await fraud_warnings.open_on_charges(
+                    session, charge_ids=[f"ch_{i}" for i in asked]
+                )
+            )
+
+    sent = await statements_of(engine, round_reads)
+    assert [s for s in sent if "refund_request" in s[0]], "no read of requests"
+    assert [s for s in sent if "fraud_warning" in s[0]], "no read of warnings"
+    for statement in sent:
+        table = (
+            "refund_request" if "refund_request" in statement[0] else "fraud_warning"
+        )
+        await assert_no_full_scan(engine, statement, table=table)
+    made_here, open_warnings = found
+    # 60 requests matched (30 by refund ID, 30 by key): each one's ID and key.
+    assert made_here == {f"re_{i}" for i in asked} | {f"re_{i + 1}" for i in asked} | {
+        f"stripe-ops-refund-{i}" for i in asked
+    } | {f"stripe-ops-refund-{i + 1}" for i in asked}
+    assert {w.charge_id for w in open_warnings} == {f"ch_{i}" for i in asked}
