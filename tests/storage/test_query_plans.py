@@ -383,6 +383,12 @@ async def test_a_rounds_refund_and_fraud_warning_reads_use_their_indexes(
                     request_keys=[f"stripe-ops-refund-{i + 1}" for i in asked],
                 )
             )
+            # Then, for a refund that is ours, its request, locked.
+            found.append(
+                await refunds.find_for_refund(
+                    session, refund_id="re_100", request_key="stripe-ops-refund-100"
+                )
+            )
             found.append(
                 await fraud_warnings.open_on_charges(
                     session, charge_ids=[f"ch_{i}" for i in asked]
@@ -397,7 +403,9 @@ async def test_a_rounds_refund_and_fraud_warning_reads_use_their_indexes(
             "refund_request" if "refund_request" in statement[0] else "fraud_warning"
         )
         await assert_no_full_scan(engine, statement, table=table)
-    made_here, open_warnings = found
+    made_here, ours, open_warnings = found
+    assert ours is not None
+    assert ours.refund_id == "re_100"
     # 60 requests matched (30 by refund ID, 30 by key): each one's ID and key.
     assert made_here == {f"re_{i}" for i in asked} | {f"re_{i + 1}" for i in asked} | {
         f"stripe-ops-refund-{i}" for i in asked
