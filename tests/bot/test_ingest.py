@@ -8,7 +8,7 @@ import asyncio
 from typing import Any
 
 from aiohttp.test_utils import TestClient
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.engine import make_url
 from sqlmodel import col
 
@@ -70,3 +70,36 @@ async def test_a_dead_database_connection_costs_no_delivery(
     status, body = await post(client, after)
     assert (status, body) == (200, {"received": True, "duplicate": False})
     assert {before["id"], after["id"]} <= await stored_ids(deps)
+
+
+async def test_a_delivery_the_database_refused_gets_no_200_and_its_retry_does(
+    client: Client, deps: Deps
+) -> None:
+    # The database takes no more events (a full disk, a lost constraint...).
+    if is_sqlite(deps.engine):
+        refuse = (
+            "CREATE TRIGGER refuse BEFORE INSERT ON stripe_event "
+            "BEGIN SELECT RAISE(ABORT, 'refused'); END"
+        )
+        allow = "DROP TRIGGER refuse"
+    else:
+        refuse = (
+            "ALTER TABLE stripe_event ADD CONSTRAINT refuse CHECK (false) NOT VALID"
+        )
+        allow = "ALTER TABLE stripe_event DROP CONSTRAINT refuse"
+    async with deps.engine.begin() as conn:
+        await conn.execute(text(refuse))
+    evt = event("charge.refunded")
+    body, headers = signed(evt)
+
+    resp = await client.post("/stripe/webhook", data=body, headers=headers)
+
+    # Not stored, so not acknowledged: Stripe keeps the event and retries.
+    assert resp.status >= 500
+    assert evt["id"] not in await stored_ids(deps)
+
+    async with deps.engine.begin() as conn:
+        await conn.execute(text(allow))
+    status, answer = await post(client, evt)  # Stripe's retry
+    assert (status, answer) == (200, {"received": True, "duplicate": False})
+    assert evt["id"] in await stored_ids(deps)
