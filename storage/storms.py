@@ -1,9 +1,13 @@
 """Storm summaries: a channel's waiting alerts folded into one message.
 
-The fold is one transaction: a `storm_summary` row, and the alerts it covers
-moved from "pending" to "folded" by one UPDATE that names the summary. What
-is queued later is not touched and waits for the next round (or summary).
-Folded alerts become "sent" (with the summary's ts) when the summary is posted.
+A fold is short transactions, never one long one (on SQLite that would hold
+webhook intake back): a `storm_summary` row "building", claimed like a post,
+then alerts moved from "pending" to "folded" a slice at a time, each slice
+fenced on the claim; the words last, with the state "claimed" (to post). A
+folder that dies halfway leaves a building summary whose lease runs out:
+its next claimant writes the words of what was folded. What is queued after
+the fold began waits for the next summary. Folded alerts become "sent" (with
+the summary's ts) once the summary is posted, a slice at a time.
 """
 
 from __future__ import annotations
@@ -13,76 +17,24 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import (
-    and_,
-    bindparam,
-    case,
-    delete,
-    func,
-    literal,
-    not_,
-    or_,
-    select,
-    tuple_,
-    update,
-)
+from sqlalchemy import and_, case, delete, exists, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
+from storage import storm_queries as q
 from storage.common import rowcount
-from storage.models import OutboxMessage, StormSummary
-from storage.outbox import PENDING, SENT
+from storage.models import StormSummary
+from storage.storm_queries import BUILDING, FOLDABLE, FOLDED, NOT_FOLDABLE
+from storage.storm_queries import summary as _sum
 
-FOLDED = "folded"
-CLAIMED = "claimed"  # alerts folded, summary not posted
+__all__ = ["BUILDING", "FOLDABLE", "FOLDED", "NOT_FOLDABLE"]
+
+CLAIMED = "claimed"  # alerts folded and words written, summary not posted
 POSTED = "posted"  # summary posted, its CSV not uploaded
 DONE = "done"
-OPEN = (CLAIMED, POSTED)
-
-_out = OutboxMessage.__table__  # type: ignore[attr-defined]
-_sum = StormSummary.__table__  # type: ignore[attr-defined]
-
-# What a digest could carry (outbox_sender's digest rule): a plain post with
-# a digest line, not a thread reply. Everything else (cards and requests with
-# buttons, edits, replies) goes out as itself.
-FOLDABLE = and_(
-    _out.c.kind == "post",
-    _out.c.digest_line.is_not(None),
-    _out.c.thread_key.is_(None),
-)
-NOT_FOLDABLE = not_(FOLDABLE)
-_DUE = and_(
-    _out.c.status == PENDING,
-    _out.c.channel == bindparam("in_channel"),
-    _out.c.next_attempt_at <= bindparam("now"),
-    or_(_out.c.claimed_until.is_(None), _out.c.claimed_until < bindparam("now")),
-)
-# The channel's waiting rows as a range of ix_outbox_due (status, channel,
-# id), read in that index's order. Written as row-value bounds, not two
-# equalities: with equalities PostgreSQL reduces the order to "id" and may
-# walk the primary key through every sent row, filtering (it guesses that
-# pending rows are spread evenly over the ids; they are the newest). The
-# range can only be served, in order, by ix_outbox_due.
-_KEY = tuple_(_out.c.status, _out.c.channel)
-_THIS = tuple_(literal(PENDING), bindparam("in_channel"))
-_IN_INDEX_ORDER = (_out.c.status, _out.c.channel, _out.c.id)
-_DUE_RANGE = and_(
-    _KEY >= _THIS,
-    _KEY <= _THIS,
-    _out.c.next_attempt_at <= bindparam("now"),
-    or_(_out.c.claimed_until.is_(None), _out.c.claimed_until < bindparam("now")),
-)
-# The first rows of the channel's range of ix_outbox_due, one flag each:
-# bounded by `limit`, whatever the backlog.
-_WAITING = (
-    select(
-        case((FOLDABLE, 1), else_=0).label("foldable"),
-        _out.c.created_at,
-    )
-    .where(_DUE_RANGE)
-    .order_by(*_IN_INDEX_ORDER)
-    .limit(bindparam("limit"))
-)
+OPEN = (BUILDING, CLAIMED, POSTED)
+# Alerts marked sent per transaction once their summary is posted.
+SEND_SLICE = 100
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,7 +51,7 @@ async def waiting(
 ) -> Waiting:
     rows = (
         await session.execute(
-            _WAITING, {"in_channel": channel, "now": now, "limit": limit}
+            q.WAITING, {"in_channel": channel, "now": now, "limit": limit}
         )
     ).all()
     foldable = [r[1] for r in rows if r[0]]
@@ -112,85 +64,103 @@ async def waiting(
 
 async def last_summary_at(session: AsyncSession, *, channel: str) -> float | None:
     """When the channel's latest storm summary was made (None: never)."""
-    return await session.scalar(
-        select(func.max(col(StormSummary.created_at))).where(
-            col(StormSummary.channel) == channel
-        )
-    )
-
-
-_FOLDABLE_IDS = (
-    select(_out.c.id)
-    .where(_DUE_RANGE, FOLDABLE)
-    .order_by(*_IN_INDEX_ORDER)
-    .limit(bindparam("limit"))
-)
-_FOLD = (
-    update(_out)
-    .where(
-        _DUE,
-        FOLDABLE,
-        _out.c.id.between(bindparam("first"), bindparam("last")),
-    )
-    .values(status=FOLDED, storm_id=bindparam("storm"))
-)
-_ROWS_OF = (
-    select(_out.c.key, _out.c.facts)
-    .where(_out.c.storm_id == bindparam("storm"))
-    .order_by(_out.c.id)
-)
-# Top-level posts that are never folded (they carry buttons), waiting in the
-# channel: named by the summary.
-_UNFOLDED = (
-    select(_out.c.key, _out.c.text)
-    .where(
-        _out.c.status == PENDING,
-        _out.c.channel == bindparam("in_channel"),
-        _out.c.kind == "post",
-        _out.c.thread_key.is_(None),
-        _out.c.digest_line.is_(None),
-    )
-    .order_by(_out.c.id)
-    .limit(bindparam("limit"))
-)
+    latest = select(func.max(_sum.c.created_at)).where(_sum.c.channel == channel)
+    return await session.scalar(latest)
 
 
 @dataclass(frozen=True, slots=True)
 class FoldedRow:
+    id: int
     key: str
     facts: dict[str, Any] | None
 
 
-async def fold(
-    session: AsyncSession, *, channel: str, now: float, limit: int
-) -> tuple[StormSummary, list[FoldedRow]] | None:
-    """Fold the channel's due foldable alerts (the oldest `limit`) into a new
-    summary row; None when there were none. The caller fills in the
-    summary's words (`set_words`) in the same transaction."""
-    params = {"in_channel": channel, "now": now, "limit": limit}
-    ids = (await session.execute(_FOLDABLE_IDS, params)).scalars().all()
-    if not ids:
-        return None
+@dataclass(frozen=True, slots=True)
+class Fold:
+    """A fold under way: its summary, and the newest alert it may take."""
+
+    summary_id: int
+    key: str
+    bound: int
+
+
+async def begin_fold(
+    session: AsyncSession, *, channel: str, claimant: str, now: float, lease: float
+) -> Fold:
+    """A new summary in the channel, building and claimed by `claimant`."""
     summary = StormSummary(
-        key=f"storm:{uuid.uuid4().hex}", channel=channel, text="", created_at=now
+        key=f"storm:{uuid.uuid4().hex}",
+        channel=channel,
+        status=BUILDING,
+        text="",
+        created_at=now,
+        claimed_by=claimant,
+        claimed_until=now + lease,
     )
     session.add(summary)
     await session.flush()
-    # By id range, re-checked per row: a row another sender took meanwhile
-    # stays out; a row queued after the look is beyond `last`.
-    await session.execute(
-        _FOLD,
-        {"in_channel": channel, "now": now, "first": ids[0], "last": ids[-1]}
-        | {"storm": summary.id},
+    assert summary.id is not None
+    bound = await session.scalar(q.NEWEST_ID)
+    return Fold(summary.id, summary.key, bound or 0)
+
+
+def _building(summary_id: int, claimant: str) -> Any:
+    return and_held(summary_id, claimant, _sum.c.status == BUILDING)
+
+
+async def fold_slice(
+    session: AsyncSession,
+    *,
+    fold: Fold,
+    channel: str,
+    claimant: str,
+    now: float,
+    lease: float,
+    after: int,
+    limit: int,
+) -> tuple[int, int] | None:
+    """Fold the channel's next due foldable alerts (at most `limit`, ids
+    after `after`) into the building summary, renewing the claim; returns
+    (how many, the last id looked at), or None when the summary is no longer
+    `claimant`'s (nothing folded: its new claimant writes its words)."""
+    renewed = await session.execute(
+        update(_sum)
+        .where(_building(fold.summary_id, claimant))
+        .values(claimed_until=now + lease)
     )
-    rows = [
-        FoldedRow(key, facts)
-        for key, facts in (await session.execute(_ROWS_OF, {"storm": summary.id}))
-    ]
-    if not rows:
-        await session.execute(delete(StormSummary).where(_sum.c.id == summary.id))
+    if rowcount(renewed) != 1:
         return None
-    return summary, rows
+    params = {"in_channel": channel, "now": now, "limit": limit}
+    ids = (
+        (
+            await session.execute(
+                q.FOLDABLE_IDS, params | {"after": after, "bound": fold.bound}
+            )
+        )
+        .scalars()
+        .all()
+    )
+    if not ids:
+        return 0, after
+    # By id range, re-checked per row: a row another sender took meanwhile
+    # stays out.
+    folded = await session.execute(
+        q.FOLD,
+        {"in_channel": channel, "now": now, "first": ids[0], "last": ids[-1]}
+        | {"storm": fold.summary_id},
+    )
+    return rowcount(folded), ids[-1]
+
+
+async def rows_page(
+    session: AsyncSession, *, summary_id: int, after: int, limit: int
+) -> list[FoldedRow]:
+    """The next alerts (ids after `after`) a summary covers, in the order
+    they were queued."""
+    result = await session.execute(
+        q.ROWS_OF, {"storm": summary_id, "after": after, "limit": limit}
+    )
+    return [FoldedRow(id_, key, facts) for id_, key, facts in result]
 
 
 async def unfolded(
@@ -198,28 +168,44 @@ async def unfolded(
 ) -> list[tuple[str, str]]:
     """(key, text) of the channel's waiting messages that are never folded."""
     params = {"in_channel": channel, "limit": limit}
-    return [(r[0], r[1]) for r in await session.execute(_UNFOLDED, params)]
+    return [(r[0], r[1]) for r in await session.execute(q.UNFOLDED, params)]
 
 
-async def set_words(
+async def finish_building(
     session: AsyncSession,
     *,
     summary_id: int,
+    claimant: str,
     text: str,
     blocks: list[dict[str, Any]],
     events: int,
-) -> None:
-    await session.execute(
+) -> bool:
+    """The summary's words: it is ready to post (claimed by nobody). False
+    (nothing written) if `claimant` no longer holds it."""
+    done = await session.execute(
         update(_sum)
-        .where(_sum.c.id == summary_id)
-        .values(text=text, blocks=blocks, events=events)
+        .where(_building(summary_id, claimant))
+        .values(
+            text=text,
+            blocks=blocks,
+            events=events,
+            status=CLAIMED,
+            claimed_by=None,
+            claimed_until=None,
+        )
     )
+    return rowcount(done) == 1
 
 
-async def rows_of(session: AsyncSession, *, summary_id: int) -> list[FoldedRow]:
-    """The alerts a summary covers, in the order they were queued."""
-    result = await session.execute(_ROWS_OF, {"storm": summary_id})
-    return [FoldedRow(key, facts) for key, facts in result]
+async def drop_empty(session: AsyncSession, *, summary_id: int, claimant: str) -> None:
+    """A building summary that folded nothing (another sender sent its
+    alerts first) is deleted."""
+    await session.execute(
+        delete(StormSummary).where(
+            _building(summary_id, claimant),
+            ~exists().where(q.out.c.storm_id == summary_id),
+        )
+    )
 
 
 async def open_channels(
@@ -237,8 +223,9 @@ async def open_channels(
 async def claim_next(
     session: AsyncSession, *, channel: str, claimant: str, now: float, lease: float
 ) -> StormSummary | None:
-    """Claim the channel's oldest due summary to post, else its oldest due
-    CSV to upload (a failing upload does not hold back the next summary);
+    """Claim the channel's oldest summary whose folder died before its
+    words, else its oldest due summary to post, else its oldest due CSV to
+    upload (a failing upload does not hold back the next summary);
     returned as it was before the claim (an earlier claimant's mark says
     "look in Slack first")."""
     row = (
@@ -253,7 +240,13 @@ async def claim_next(
                     col(StormSummary.claimed_until) < now,
                 ),
             )
-            .order_by(case((col(StormSummary.status) == CLAIMED, 0), else_=1))
+            .order_by(
+                case(
+                    (col(StormSummary.status) == BUILDING, 0),
+                    (col(StormSummary.status) == CLAIMED, 1),
+                    else_=2,
+                )
+            )
             .order_by(col(StormSummary.id))
             .limit(1)
         )
@@ -276,13 +269,13 @@ async def claim_next(
     return row
 
 
-def _held(summary_id: int, claimant: str) -> Any:
+def and_held(summary_id: int, claimant: str, *also: Any) -> Any:
     """Fencing: the summary is still `claimant`'s. A write under this
     condition that matches no row leaves the summary to whoever took it over
     (who looks in Slack before posting again). A lease that ran out without
     a takeover still names its claimant, and nobody else works on the row:
     checking the name alone also keeps fencing right across clock skew."""
-    return and_(_sum.c.id == summary_id, _sum.c.claimed_by == claimant)
+    return and_(_sum.c.id == summary_id, _sum.c.claimed_by == claimant, *also)
 
 
 async def renew_claim(
@@ -292,7 +285,7 @@ async def renew_claim(
     took it over: the claimant must then leave it alone."""
     renewed = await session.execute(
         update(_sum)
-        .where(_held(summary_id, claimant), _sum.c.status.in_(OPEN))
+        .where(and_held(summary_id, claimant), _sum.c.status.in_(OPEN))
         .values(claimed_until=now + lease)
     )
     return rowcount(renewed) == 1
@@ -301,11 +294,12 @@ async def renew_claim(
 async def mark_posted(
     session: AsyncSession, *, summary_id: int, ts: str, claimant: str, now: float
 ) -> bool:
-    """The summary is in Slack: its alerts are sent, under its ts. False
-    (nothing written) if `claimant` no longer holds the summary."""
+    """The summary is in Slack, under `ts`; the first `SEND_SLICE` of its
+    alerts become sent, `send_folded` sends the rest. False (nothing
+    written) if `claimant` no longer holds the summary."""
     posted = await session.execute(
         update(_sum)
-        .where(_held(summary_id, claimant), _sum.c.status == CLAIMED)
+        .where(and_held(summary_id, claimant), _sum.c.status == CLAIMED)
         .values(
             status=POSTED,
             ts=ts,
@@ -318,12 +312,24 @@ async def mark_posted(
     )
     if rowcount(posted) != 1:
         return False
-    await session.execute(
-        update(_out)
-        .where(_out.c.storm_id == summary_id, _out.c.status == FOLDED)
-        .values(status=SENT, ts=ts, sent_at=now)
-    )
+    await send_folded(session, summary_id=summary_id, ts=ts, now=now, after=0)
     return True
+
+
+async def send_folded(
+    session: AsyncSession, *, summary_id: int, ts: str, now: float, after: int
+) -> int | None:
+    """A posted summary's next folded alerts (ids after `after`, at most
+    SEND_SLICE) become sent under its ts; the last id, or None: all sent."""
+    params = {"storm": summary_id, "after": after, "limit": SEND_SLICE}
+    ids = (await session.execute(q.FOLDED_IDS, params)).scalars().all()
+    if not ids:
+        return None
+    await session.execute(
+        q.SEND_FOLDED,
+        {"storm": summary_id, "first": ids[0], "last": ids[-1], "ts": ts, "now": now},
+    )
+    return int(ids[-1])
 
 
 async def mark_done(
@@ -332,7 +338,7 @@ async def mark_done(
     """The CSV is in the summary's thread (False: not `claimant`'s any more)."""
     done = await session.execute(
         update(_sum)
-        .where(_held(summary_id, claimant), _sum.c.status == POSTED)
+        .where(and_held(summary_id, claimant), _sum.c.status == POSTED)
         .values(
             status=DONE,
             file_id=file_id,
@@ -365,7 +371,7 @@ async def mark_failed(
     if upload_uncertain:
         values["upload_uncertain"] = True
     failed = await session.execute(
-        update(_sum).where(_held(summary_id, claimant)).values(values)
+        update(_sum).where(and_held(summary_id, claimant)).values(values)
     )
     return rowcount(failed) == 1
 
@@ -377,7 +383,7 @@ async def defer(
     `claimant`'s any more, nothing written."""
     deferred = await session.execute(
         update(_sum)
-        .where(_held(summary_id, claimant))
+        .where(and_held(summary_id, claimant))
         .values(next_attempt_at=until, claimed_by=None, claimed_until=None)
     )
     return rowcount(deferred) == 1

@@ -14,39 +14,27 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
-import re
-from collections.abc import Sequence
-from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
-from typing import Any
 
 import aiohttp
 from slack_sdk.errors import SlackApiError, SlackClientError
 
 from bot.backoff import backoff
 from bot.blocks.alerts import DIGEST_MAX_ITEMS
-from bot.blocks.alerts.storm import Unfolded, build_storm_summary
 from bot.deps import Deps
 from bot.slack_files import SlackFile, upload_file
-from bot.storm_csv import StormRow, build_csv
-from bot.workers.claim_lease import kept_claim, storm_summary
 from bot.workers.policy import WorkerPolicy
 from bot.workers.posted import find_posted, outbox_metadata
+from bot.workers.storm_folds import StormFolder, csv_content, kept, taken_over
 from storage import storms
 from storage.models import OutboxMessage, StormSummary
 
 log = logging.getLogger(__name__)
 
-# One summary covers at most this many alerts (a CSV of a few MB); a larger
-# storm gets a second summary in the next round.
-FOLD_MAX = 50_000
-# How many never-folded messages a summary names at most.
-NAMED_MAX = 50
-_STRIPE_ID = re.compile(r"\b(?:dp|du|issfr|re|pi|ch|py|po|cus|evt)_[A-Za-z0-9]+")
-# SlackClientError: also files_upload_v2's own (the bytes refused by the upload URL).
 _BAD_BLOCKS = frozenset(
     {"invalid_blocks", "invalid_blocks_format", "msg_blocks_too_long"}
 )
+# SlackClientError: also files_upload_v2's own (the bytes refused by the upload URL).
 _SLACK_ERRORS = (SlackClientError, aiohttp.ClientError, TimeoutError, OSError)
 
 
@@ -70,6 +58,7 @@ class StormSender:
     def __init__(self, deps: Deps, policy: WorkerPolicy) -> None:
         self.deps = deps
         self.policy = policy
+        self.folder = StormFolder(deps, policy)
 
     async def open_channels(self, exclude: list[str]) -> list[str]:
         async with self.deps.sessions() as session, session.begin():
@@ -83,7 +72,7 @@ class StormSender:
             return Step(made=made)
         decision = await self._decide(channel)
         if decision == "fold":
-            if await self._fold(channel):
+            if await self.folder.fold(channel):
                 return Step(made=await self._send_open(channel))
             return Step()
         return Step(hold=decision == "hold")
@@ -122,33 +111,19 @@ class StormSender:
             return "fold"
         return ""
 
-    async def _fold(self, channel: str) -> bool:
-        now = self.deps.clock.now()
-        async with self.deps.sessions() as session, session.begin():
-            folded = await storms.fold(
-                session, channel=channel, now=now, limit=FOLD_MAX
-            )
-            if folded is None:
-                return False
-            summary, rows = folded
-            waiting = await storms.unfolded(session, channel=channel, limit=NAMED_MAX)
-            names = [_name(key, text) for key, text in waiting]
-            # Thousands of rows: worked through in a thread, so the event
-            # loop (and every webhook's 200) gets its turns meanwhile.
-            text, blocks = await asyncio.to_thread(
-                _summarize, rows, Unfolded(len(names), names)
-            )
-            assert summary.id is not None
-            await storms.set_words(
-                session,
-                summary_id=summary.id,
-                text=text,
-                blocks=blocks,
-                events=len(rows),
-            )
-        self.deps.metrics.outbox_sent.labels("storm_folded").inc(len(rows))
-        log.info("folded %d alerts in %s into %s", len(rows), channel, summary.key)
-        return True
+    async def _send_folded(self, summary_id: int, ts: str) -> None:
+        """A posted summary's alerts become sent (the first slice already
+        has, with the post), a slice per transaction."""
+        after: int | None = 0
+        while after is not None:
+            async with self.deps.sessions() as session, session.begin():
+                after = await storms.send_folded(
+                    session,
+                    summary_id=summary_id,
+                    ts=ts,
+                    now=self.deps.clock.now(),
+                    after=after,
+                )
 
     # -- sending -----------------------------------------------------------------
 
@@ -164,21 +139,17 @@ class StormSender:
             )
         if summary is None:
             return 0
+        assert summary.id is not None
+        if summary.status == storms.BUILDING:
+            # Its folder died before the words: written here, then posted.
+            if not await self.folder.build(summary.id, summary.key, summary.channel):
+                return 0
+            return await self._send_open(channel)
         if summary.status == storms.CLAIMED:
             await self._post(summary)
         else:
             await self._upload(summary)
         return 1
-
-    def _kept(self, summary: StormSummary) -> AbstractAsyncContextManager[None]:
-        """Slack may take longer than the lease (a large CSV): the claim is
-        renewed meanwhile, and the calls are cut off (TimeoutError) before
-        it could run out or once it is taken over, so no other instance
-        posts or uploads alongside. The outcome is written after, fenced."""
-        assert summary.id is not None
-        lease = self.policy.lease_seconds
-        renew = storm_summary(self.deps, summary.id, lease=lease)
-        return kept_claim(self.deps, renew, lease=lease, what=summary.key)
 
     async def _post(self, summary: StormSummary) -> None:
         assert summary.id is not None
@@ -187,7 +158,7 @@ class StormSender:
             key=summary.key, channel=summary.channel, text="", created_at=0.0
         )
         try:
-            async with self._kept(summary):
+            async with kept(self.deps, self.policy, summary.id, summary.key):
                 ts: str | None = None
                 if summary.attempts > 0 or summary.claimed_by is not None:
                     found = await find_posted(self.deps.slack, [as_row], None)
@@ -209,7 +180,9 @@ class StormSender:
                 now=self.deps.clock.now(),
             )
         if not applied:
-            _taken_over(summary)
+            taken_over(summary.key)
+            return
+        await self._send_folded(summary.id, ts)
 
     async def _send(self, summary: StormSummary, as_row: OutboxMessage) -> str:
         blocks: list[dict[str, object]] | None = summary.blocks
@@ -236,14 +209,15 @@ class StormSender:
         assert summary.id is not None
         assert summary.ts is not None
         try:
-            async with self._kept(summary):
+            async with kept(self.deps, self.policy, summary.id, summary.key):
                 file_id = None
                 if summary.upload_uncertain or summary.claimed_by is not None:
                     file_id = await self._find_upload(summary)
+                # Alerts a crash left folded after the post become sent.
+                await self._send_folded(summary.id, summary.ts)
                 if file_id is None:
-                    async with self.deps.sessions() as session, session.begin():
-                        rows = await storms.rows_of(session, summary_id=summary.id)
-                    content = await asyncio.to_thread(_csv, rows)
+                    rows = await self.folder.rows(summary.id)
+                    content = await asyncio.to_thread(csv_content, rows)
                     file_id = await upload_file(
                         self.deps.slack,
                         SlackFile(
@@ -266,7 +240,7 @@ class StormSender:
                 claimant=self.deps.instance_id,
             )
         if not applied:
-            _taken_over(summary)
+            taken_over(summary.key)
 
     async def _find_upload(self, summary: StormSummary) -> str | None:
         """The CSV's file ID if an earlier upload shared it in the thread."""
@@ -309,7 +283,7 @@ class StormSender:
                     claimant=me,
                 )
                 if not deferred:
-                    _taken_over(summary)
+                    taken_over(summary.key)
                 return
             delay = backoff(
                 summary.attempts, base=policy.retry_base, cap=policy.retry_cap
@@ -330,37 +304,6 @@ class StormSender:
                 claimant=me,
             )
         if not applied:
-            _taken_over(summary)
+            taken_over(summary.key)
             return
         log.warning("storm summary %s: Slack failed (%s)", summary.key, error)
-
-
-def _taken_over(summary: StormSummary) -> None:
-    log.warning(
-        "storm summary %s was taken over; leaving it to its new claimant",
-        summary.key,
-    )
-
-
-def _summarize(
-    rows: Sequence[storms.FoldedRow], unfolded: Unfolded
-) -> tuple[str, list[dict[str, Any]]]:
-    return build_storm_summary([_row(r.key, r.facts) for r in rows], unfolded)
-
-
-def _csv(rows: Sequence[storms.FoldedRow]) -> bytes:
-    return build_csv(_row(r.key, r.facts) for r in rows)
-
-
-def _row(key: str, facts: dict[str, object] | None) -> StormRow:
-    if facts is not None:
-        return StormRow.from_facts(facts)
-    # Queued before facts were kept: the event ID is in the key.
-    event_id = key.removeprefix("alert:")
-    return StormRow(0, event_id, "", None, None, None, None, None)
-
-
-def _name(key: str, text: str) -> str:
-    """A never-folded message by the Stripe object it is about."""
-    found = _STRIPE_ID.search(text)
-    return found.group(0) if found else key
