@@ -15,12 +15,13 @@ import time
 from typing import Any
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlmodel import col
 
 from bot.config import Settings
 from bot.deps import Deps
 from bot.server import DEPS, Options
+from bot.workers import storm_folds
 from simulators.slack import FakeSlack
 from storage import storms
 from storage.models import OutboxMessage, StormSummary
@@ -29,12 +30,15 @@ from tests.bot.test_storms import (
     OPTIONS,
     csv_rows,
     file_shares,
+    ids_in_posts,
     run_until,
     start_with_storm,
     summaries,
     until,
 )
 from tests.conftest import AppFactory, ManualClock
+from tests.settle import events_processed
+from tests.support import event
 
 LEASE = 2.0
 SHORT = dataclasses.replace(
@@ -51,6 +55,11 @@ def settings_overrides() -> dict[str, Any]:
 @pytest.fixture
 def clock() -> ManualClock:
     return ManualClock()
+
+
+@pytest.fixture
+def options() -> Options:
+    return OPTIONS
 
 
 async def the_summary(deps: Deps) -> StormSummary:
@@ -291,3 +300,142 @@ async def test_a_killed_senders_summary_is_taken_over_within_a_lease(
     assert len(file_shares(fake_slack)) == 1
     rows = csv_rows(fake_slack, file_shares(fake_slack)[0])
     assert sorted(r["event_id"] for r in rows) == sorted(e["id"] for e in events)
+
+
+async def test_a_folder_killed_halfway_leaves_a_summary_the_next_one_finishes(
+    settings: Settings,
+    fake_slack: FakeSlack,
+    start_app: AppFactory,
+    clock: ManualClock,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Folded a slice per transaction; the folder dies after its second slice,
+    # before the summary has its words.
+    monkeypatch.setattr(storm_folds, "FOLD_SLICE", 30)
+    fold_slice = storms.fold_slice
+    slices = 0
+
+    async def dies_after_two(*args: Any, **kwargs: Any) -> Any:
+        nonlocal slices
+        slices += 1
+        if slices == 3:
+            raise RuntimeError("killed")
+        return await fold_slice(*args, **kwargs)
+
+    monkeypatch.setattr(storms, "fold_slice", dies_after_two)
+    first, events = await start_with_storm(
+        settings, fake_slack, _with(start_app, SHORT), clock
+    )
+    deps = first.app[DEPS]
+    clock.advance(1.05)
+    deps.wake.outbox.set()
+    await until(lambda: slices == 3)
+    row = await the_summary(deps)
+    assert (row.status, row.text) == (storms.BUILDING, "")
+    dead = row.claimed_by
+    await first.close()
+    monkeypatch.setattr(storms, "fold_slice", fold_slice)
+    # Killed, not stopped: its claim stays, with the lease it last renewed.
+    await hold_claims(settings, clock, dead)
+
+    second = await start_app(settings, SHORT, clock)
+    deps = second.app[DEPS]
+    ids = {e["id"] for e in events}
+
+    def shown() -> list[str]:
+        """Every event id Slack shows, once per message or CSV row."""
+        in_csvs = [
+            r["event_id"]
+            for s in file_shares(fake_slack)
+            for r in csv_rows(fake_slack, s)
+        ]
+        return ids_in_posts(fake_slack, ids) + in_csvs
+
+    await run_until(clock, deps, lambda: set(shown()) == ids)
+    await run_until(
+        clock, deps, lambda: len(file_shares(fake_slack)) == len(summaries(fake_slack))
+    )
+    assert sorted(shown()) == sorted(ids), "an alert was lost or shown twice"
+    # The dead folder's summary, finished with the 60 alerts it had folded.
+    first_csv = csv_rows(fake_slack, file_shares(fake_slack)[0])
+    assert [r["event_id"] for r in first_csv] == [e["id"] for e in events[:60]]
+    async with deps.sessions() as session:
+        left = (await session.execute(select(StormSummary))).scalars().all()
+        folded = await session.scalar(
+            select(func.count()).where(col(OutboxMessage.status) == storms.FOLDED)
+        )
+    assert {r.status for r in left} == {storms.DONE}
+    assert folded == 0
+
+
+async def hold_claims(settings: Settings, clock: ManualClock, claimant: Any) -> None:
+    """As a killed process leaves them: claims under its name, leased on."""
+    left = Deps.create(settings, clock=clock)
+    try:
+        async with left.sessions() as session, session.begin():
+            await session.execute(
+                update(StormSummary).values(
+                    claimed_by=claimant, claimed_until=clock.now() + LEASE
+                )
+            )
+    finally:
+        await left.aclose()
+
+
+async def test_alerts_a_crash_left_folded_after_the_post_become_sent(
+    client: Any,
+    fake_slack: FakeSlack,
+    deps: Deps,
+    clock: ManualClock,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Marked sent a slice per transaction after the post: the sender dies
+    # after the first slice (the one that goes with the post).
+    monkeypatch.setattr(storms, "SEND_SLICE", 30)
+    send_folded = storms.send_folded
+    calls = 0
+
+    async def dies_on_the_second(*args: Any, **kwargs: Any) -> Any:
+        nonlocal calls
+        calls += 1
+        if calls == 2:
+            raise RuntimeError("killed")
+        return await send_folded(*args, **kwargs)
+
+    monkeypatch.setattr(storms, "send_folded", dies_on_the_second)
+    await test_storms.warm_up(client, fake_slack)
+    events = [event("charge.succeeded") for _ in range(100)]
+    await test_storms.post_all(client, events)
+    await events_processed(deps, len(events) + 1)
+    await run_until(clock, deps, lambda: calls >= 2)
+    assert await outbox_statuses(deps) == {"sent": 31, storms.FOLDED: 70}
+
+    # Its next step, the CSV, sends them first.
+    await run_until(clock, deps, lambda: bool(file_shares(fake_slack)))
+    assert await outbox_statuses(deps) == {"sent": 101}
+    [summary] = summaries(fake_slack)
+    async with deps.sessions() as session:
+        stamps = set(
+            (
+                await session.execute(
+                    select(OutboxMessage.ts).where(  # type: ignore[call-overload]
+                        col(OutboxMessage.storm_id).is_not(None)
+                    )
+                )
+            ).scalars()
+        )
+    assert summary.response is not None
+    assert stamps == {summary.response["ts"]}
+    assert len(summaries(fake_slack)) == 1
+    rows = csv_rows(fake_slack, file_shares(fake_slack)[0])
+    assert sorted(r["event_id"] for r in rows) == sorted(e["id"] for e in events)
+
+
+async def outbox_statuses(deps: Deps) -> dict[str, int]:
+    async with deps.sessions() as session:
+        result = await session.execute(
+            select(col(OutboxMessage.status), func.count()).group_by(
+                col(OutboxMessage.status)
+            )
+        )
+    return {str(status): int(count) for status, count in result.all()}
