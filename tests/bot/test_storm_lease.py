@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import time
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
@@ -30,8 +31,8 @@ from tests.bot.test_storms import (
     OPTIONS,
     csv_rows,
     file_shares,
-    ids_in_posts,
     run_until,
+    shown_ids,
     start_with_storm,
     summaries,
     until,
@@ -264,16 +265,7 @@ async def test_a_killed_senders_summary_is_taken_over_within_a_lease(
     hold.release()  # the killed process's post reached Slack
     await until(lambda: bool(summaries(fake_slack)))
     # Killed, not stopped: its claim stays, with the lease it last renewed.
-    left = Deps.create(settings, clock=clock)
-    try:
-        async with left.sessions() as session, session.begin():
-            await session.execute(
-                update(StormSummary).values(
-                    claimed_by=dead, claimed_until=clock.now() + LEASE
-                )
-            )
-    finally:
-        await left.aclose()
+    await hold_claims(settings, clock, dead)
     second = await start_app(settings, SHORT, clock)
     deps = second.app[DEPS]
     if not settings.DATABASE_URL.startswith("sqlite"):
@@ -313,23 +305,15 @@ async def test_a_folder_killed_halfway_leaves_a_summary_the_next_one_finishes(
     # before the summary has its words.
     monkeypatch.setattr(storm_folds, "FOLD_SLICE", 30)
     fold_slice = storms.fold_slice
-    slices = 0
-
-    async def dies_after_two(*args: Any, **kwargs: Any) -> Any:
-        nonlocal slices
-        slices += 1
-        if slices == 3:
-            raise RuntimeError("killed")
-        return await fold_slice(*args, **kwargs)
-
-    monkeypatch.setattr(storms, "fold_slice", dies_after_two)
+    slices = DiesOn(fold_slice, 3)
+    monkeypatch.setattr(storms, "fold_slice", slices)
     first, events = await start_with_storm(
         settings, fake_slack, _with(start_app, SHORT), clock
     )
     deps = first.app[DEPS]
     clock.advance(1.05)
     deps.wake.outbox.set()
-    await until(lambda: slices == 3)
+    await until(lambda: slices.calls == 3)
     row = await the_summary(deps)
     assert (row.status, row.text) == (storms.BUILDING, "")
     dead = row.claimed_by
@@ -342,20 +326,12 @@ async def test_a_folder_killed_halfway_leaves_a_summary_the_next_one_finishes(
     deps = second.app[DEPS]
     ids = {e["id"] for e in events}
 
-    def shown() -> list[str]:
-        """Every event id Slack shows, once per message or CSV row."""
-        in_csvs = [
-            r["event_id"]
-            for s in file_shares(fake_slack)
-            for r in csv_rows(fake_slack, s)
-        ]
-        return ids_in_posts(fake_slack, ids) + in_csvs
-
-    await run_until(clock, deps, lambda: set(shown()) == ids)
+    await run_until(clock, deps, lambda: set(shown_ids(fake_slack, ids)) == ids)
     await run_until(
         clock, deps, lambda: len(file_shares(fake_slack)) == len(summaries(fake_slack))
     )
-    assert sorted(shown()) == sorted(ids), "an alert was lost or shown twice"
+    shown = shown_ids(fake_slack, ids)
+    assert sorted(shown) == sorted(ids), "an alert was lost or shown twice"
     # The dead folder's summary, finished with the 60 alerts it had folded.
     first_csv = csv_rows(fake_slack, file_shares(fake_slack)[0])
     assert [r["event_id"] for r in first_csv] == [e["id"] for e in events[:60]]
@@ -366,6 +342,19 @@ async def test_a_folder_killed_halfway_leaves_a_summary_the_next_one_finishes(
         )
     assert {r.status for r in left} == {storms.DONE}
     assert folded == 0
+
+
+class DiesOn:
+    """`call`, except that its `nth` call raises: the process dies there."""
+
+    def __init__(self, call: Callable[..., Awaitable[Any]], nth: int) -> None:
+        self.call, self.nth, self.calls = call, nth, 0
+
+    async def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        self.calls += 1
+        if self.calls == self.nth:
+            raise RuntimeError("killed")
+        return await self.call(*args, **kwargs)
 
 
 async def hold_claims(settings: Settings, clock: ManualClock, claimant: Any) -> None:
@@ -392,22 +381,13 @@ async def test_alerts_a_crash_left_folded_after_the_post_become_sent(
     # Marked sent a slice per transaction after the post: the sender dies
     # after the first slice (the one that goes with the post).
     monkeypatch.setattr(storms, "SEND_SLICE", 30)
-    send_folded = storms.send_folded
-    calls = 0
-
-    async def dies_on_the_second(*args: Any, **kwargs: Any) -> Any:
-        nonlocal calls
-        calls += 1
-        if calls == 2:
-            raise RuntimeError("killed")
-        return await send_folded(*args, **kwargs)
-
-    monkeypatch.setattr(storms, "send_folded", dies_on_the_second)
+    sends = DiesOn(storms.send_folded, 2)
+    monkeypatch.setattr(storms, "send_folded", sends)
     await test_storms.warm_up(client, fake_slack)
     events = [event("charge.succeeded") for _ in range(100)]
     await test_storms.post_all(client, events)
     await events_processed(deps, len(events) + 1)
-    await run_until(clock, deps, lambda: calls >= 2)
+    await run_until(clock, deps, lambda: sends.calls >= 2)
     assert await outbox_statuses(deps) == {"sent": 31, storms.FOLDED: 70}
 
     # Its next step, the CSV, sends them first.

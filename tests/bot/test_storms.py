@@ -124,6 +124,14 @@ def ids_in_posts(fake_slack: FakeSlack, ids: set[str]) -> list[str]:
     return found
 
 
+def shown_ids(fake_slack: FakeSlack, ids: set[str]) -> list[str]:
+    """Every one of `ids` Slack shows, once per message or CSV row."""
+    in_csvs = [
+        r["event_id"] for s in file_shares(fake_slack) for r in csv_rows(fake_slack, s)
+    ]
+    return ids_in_posts(fake_slack, ids) + in_csvs
+
+
 async def run_until(
     clock: ManualClock,
     deps: Deps,
@@ -474,13 +482,7 @@ async def test_two_instances_fold_each_alert_once(
     ids = {e["id"] for e in events}
 
     def shown() -> list[str]:
-        """Every event id Slack shows, once per message or CSV row."""
-        in_csvs = [
-            r["event_id"]
-            for s in file_shares(fake_slack)
-            for r in csv_rows(fake_slack, s)
-        ]
-        return ids_in_posts(fake_slack, ids) + in_csvs
+        return shown_ids(fake_slack, ids)
 
     for _ in range(40):
         if set(shown()) == ids:
