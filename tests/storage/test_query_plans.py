@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import event, insert, text
@@ -111,38 +112,58 @@ async def explain(engine: AsyncEngine, statement: Statement) -> list[Any]:
         return list(result.all())
 
 
+@dataclass(frozen=True)
+class Plan:
+    """How the database would run a statement: SQLite's plan lines, or
+    PostgreSQL's plan nodes; `shown` for a failing assertion."""
+
+    lines: list[str] | None
+    nodes: list[dict[str, Any]]
+    shown: str
+
+    def scans(self, table: str) -> list[dict[str, Any]]:
+        """PostgreSQL's nodes that read `table`."""
+        return [n for n in self.nodes if n.get("Relation Name") == table]
+
+
+async def plan_of(engine: AsyncEngine, statement: Statement) -> Plan:
+    rows = await explain(engine, statement)
+    if engine.dialect.name == "sqlite":
+        lines = [str(r[3]) for r in rows]
+        return Plan(lines, [], "\n".join(lines) + "\n" + statement[0])
+    raw = rows[0][0]
+    plan = (json.loads(raw) if isinstance(raw, str) else raw)[0]["Plan"]
+    return Plan(None, list(nodes(plan)), json.dumps(plan, indent=1))
+
+
 async def assert_index_ordered(
     engine: AsyncEngine, statement: Statement, *, table: str, index: str
 ) -> None:
     """The statement reads `table` through `index` and sorts nothing."""
-    rows = await explain(engine, statement)
-    if engine.dialect.name == "sqlite":
-        details = [str(r[3]) for r in rows]
-        shown = "\n".join(details)
+    plan = await plan_of(engine, statement)
+    shown = plan.shown
+    if plan.lines is not None:
+        details = plan.lines
         assert any(
             f"{table} USING INDEX {index}" in d
             or f"{table} USING COVERING INDEX {index}" in d
             for d in details
-        ), f"{table} is not read through {index}:\n{shown}\n{statement[0]}"
+        ), f"{table} is not read through {index}:\n{shown}"
         assert not any(d.startswith(f"SCAN {table}") for d in details), (
-            f"the statement reads all of {table}:\n{shown}\n{statement[0]}"
+            f"the statement reads all of {table}:\n{shown}"
         )
         assert not any("TEMP B-TREE" in d for d in details), (
-            f"the statement sorts:\n{shown}\n{statement[0]}"
+            f"the statement sorts:\n{shown}"
         )
         return
-    raw = rows[0][0]
-    plan = (json.loads(raw) if isinstance(raw, str) else raw)[0]["Plan"]
-    found = list(nodes(plan))
-    shown = json.dumps(plan, indent=1)
-    scans = [n for n in found if n.get("Relation Name") == table]
+    scans = plan.scans(table)
     assert scans, f"{table} is not read:\n{shown}"
     for scan in scans:
         assert scan["Node Type"] in ("Index Scan", "Index Only Scan"), (
             f"{table} is read by a {scan['Node Type']}, not an index scan:\n{shown}"
         )
         assert scan["Index Name"] == index, f"{table} is read through:\n{shown}"
-    sorts = [n for n in found if "Sort" in n["Node Type"]]
+    sorts = [n for n in plan.nodes if "Sort" in n["Node Type"]]
     assert not sorts, f"the statement sorts the rows it reads:\n{shown}"
 
 
@@ -307,22 +328,18 @@ async def assert_no_full_scan(
 ) -> None:
     """The statement finds its rows of `table` through an index (one, or
     several OR'ed together), never by reading the whole table."""
-    rows = await explain(engine, statement)
-    if engine.dialect.name == "sqlite":
-        details = [str(r[3]) for r in rows]
-        shown = "\n".join(details)
+    plan = await plan_of(engine, statement)
+    shown = plan.shown
+    if plan.lines is not None:
+        details = plan.lines
         assert any(d.startswith(f"SEARCH {table} ") for d in details), (
-            f"{table} is not searched through an index:\n{shown}\n{statement[0]}"
+            f"{table} is not searched through an index:\n{shown}"
         )
         assert not any(d.startswith(f"SCAN {table}") for d in details), (
-            f"the statement reads all of {table}:\n{shown}\n{statement[0]}"
+            f"the statement reads all of {table}:\n{shown}"
         )
         return
-    raw = rows[0][0]
-    plan = (json.loads(raw) if isinstance(raw, str) else raw)[0]["Plan"]
-    found = list(nodes(plan))
-    shown = json.dumps(plan, indent=1)
-    scans = [n for n in found if n.get("Relation Name") == table]
+    scans = plan.scans(table)
     assert scans, f"{table} is not read:\n{shown}"
     assert all(n["Node Type"] != "Seq Scan" for n in scans), (
         f"the statement reads all of {table}:\n{shown}"

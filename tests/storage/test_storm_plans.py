@@ -4,9 +4,6 @@ test_query_plans.py checks for the other per-round statements)."""
 
 from __future__ import annotations
 
-import json
-from typing import Any
-
 from sqlalchemy import func, insert, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -15,8 +12,6 @@ from storage.engine import make_sessionmaker
 from storage.models import OutboxMessage
 from tests.storage.test_query_plans import (
     assert_index_ordered,
-    explain,
-    nodes,
     statements_of,
 )
 
@@ -24,22 +19,6 @@ NOW = 1_800_000_000.0
 CHANNELS = [f"C{i:03d}" for i in range(4)]
 SENT = 30_000
 WAITING = 5_000
-
-
-async def assert_reads_through(
-    engine: AsyncEngine, statement: tuple[str, Any], *, index: str
-) -> None:
-    rows = await explain(engine, statement)
-    if engine.dialect.name == "sqlite":
-        details = "\n".join(str(r[3]) for r in rows)
-        assert f"INDEX {index}" in details, details
-        assert "SCAN outbox" not in details, details
-        return
-    raw = rows[0][0]
-    plan = (json.loads(raw) if isinstance(raw, str) else raw)[0]["Plan"]
-    indexes = {n.get("Index Name") for n in nodes(plan)} - {None}
-    assert indexes == {index}, json.dumps(plan, indent=1)
-    assert not any(n["Node Type"] == "Seq Scan" for n in nodes(plan))
 
 
 def is_card(i: int) -> bool:
