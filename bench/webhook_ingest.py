@@ -16,7 +16,10 @@ over loopback with Stripe-signed distinct events, and prints per database:
   being processed: the burst goes in first as fast as intake takes it, then
   at once the fixed-rate run, timed from each request's scheduled send time
   (so a stall is not hidden by the sender waiting: plain wrk has no fixed
-  rate); the backlog left before and after the run is printed beside it;
+  rate); the backlog left before and after the run is printed beside it, and
+  how late the driver's own event loop ran meanwhile (its core is shared
+  with PostgreSQL's backends and the fake Slack, so a tail may be partly
+  the driver's);
 - processed events/s at backlogs of 1,000, 10,000 and 50,000
   (bench/event_rate.py: the event worker on the server's core);
 - seconds from the last 200 until the last event is visible in the fake
@@ -54,6 +57,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -228,10 +232,31 @@ async def closed_loop(url: str, deliveries: list[Any], concurrency: int) -> floa
     return len(deliveries) / elapsed
 
 
-async def open_loop(url: str, deliveries: list[Any], rate: float) -> list[float]:
-    """Ack latencies (ms) when requests are sent at a fixed rate."""
+@dataclass(frozen=True)
+class AckRun:
+    """Ack latencies (ms) from each request's scheduled send time, and how
+    late the driver's own event loop ran meanwhile (ms): a driver that ran
+    late could neither send nor read on time, so part of a tail may be its."""
+
+    latencies: list[float]
+    driver_lag: list[float]
+
+
+async def open_loop(url: str, deliveries: list[Any], rate: float) -> AckRun:
+    """Requests sent at a fixed rate; their acks, and the driver's lateness."""
     latencies: list[float] = []
+    lag: list[float] = []
+
+    async def tick() -> None:
+        # How much later than asked a 1 ms sleep returns: the driver's loop
+        # (or its core) was busy for that long.
+        while True:
+            asked = time.perf_counter()
+            await asyncio.sleep(0.001)
+            lag.append(max(0.0, (time.perf_counter() - asked) * 1000 - 1.0))
+
     connector = aiohttp.TCPConnector(limit=0)
+    ticker = asyncio.create_task(tick())
     async with aiohttp.ClientSession(connector=connector) as session:
         start = time.perf_counter() + 0.05
 
@@ -246,10 +271,16 @@ async def open_loop(url: str, deliveries: list[Any], rate: float) -> list[float]
                     raise RuntimeError(f"status {resp.status}")
             latencies.append((time.perf_counter() - scheduled) * 1000)
 
-        await asyncio.gather(
-            *(send(i, body, headers) for i, (_, body, headers) in enumerate(deliveries))
-        )
-    return latencies
+        try:
+            await asyncio.gather(
+                *(
+                    send(i, body, headers)
+                    for i, (_, body, headers) in enumerate(deliveries)
+                )
+            )
+        finally:
+            ticker.cancel()
+    return AckRun(latencies, lag)
 
 
 EVENT_ID = r"evt_B[0-9a-f]{20}"
@@ -416,7 +447,7 @@ async def run_one(
             await wait_healthy(url)
             await closed_loop(url, make_deliveries(200), args.concurrency)  # warm
             if "ack" in args.only:
-                result["latency"] = await open_loop(url, paced, args.rate)
+                result["ack"] = await open_loop(url, paced, args.rate)
                 result["py_throughput"] = await closed_loop(
                     url, through, args.concurrency
                 )
@@ -475,7 +506,7 @@ async def run_one(
                 # processed: each 200 competes with processing and the outbox
                 # for the core.
                 with profiled(bot.pid, f"{label} ack", args):
-                    result["latency"] = await open_loop(url, paced, args.rate)
+                    result["ack"] = await open_loop(url, paced, args.rate)
                 result["backlog_after"] = await backlog_left(url)
             last_200 = time.monotonic()
             say(f"{label}: waiting for the backlog, then for Slack")
@@ -626,6 +657,11 @@ async def main() -> int:
         f"{args.concurrency} in flight; then at once {args.rate:.0f} events/s "
         f"for {args.seconds:.0f} s while that backlog is processed (ack ms)"
     )
+    print(
+        "drv p99: how late the Python driver's own event loop ran (ms, p99 of "
+        "1 ms ticks) during that run: a late driver sends and reads late, so "
+        "that much of an ack tail may be the driver's, not the server's"
+    )
     backlogs = [int(b) for b in args.backlogs.split(",") if b]
     if backlogs and "rates" in args.only:
         print(
@@ -640,10 +676,12 @@ async def main() -> int:
     )
     print(
         f"{'':24} {'events/s':>9} {'py ev/s':>8} {'p50':>6} {'p99':>6} "
-        f"{'backlog':>15} {'processed/s':>20} {'to Slack':>9}  delivered"
+        f"{'drv p99':>7} {'backlog':>15} {'processed/s':>20} {'to Slack':>9}  delivered"
     )
     for row in rows:
-        lat = row.get("latency") or [math.nan]
+        ack = row.get("ack")
+        lat = ack.latencies if ack else [math.nan]
+        lag = ack.driver_lag if ack and ack.driver_lag else [math.nan]
         runs = row.get("wrk") or [row.get("py_throughput", math.nan)]
         row["throughput"] = statistics.median(runs)
         rates = row.get("rates") or {}
@@ -662,7 +700,8 @@ async def main() -> int:
             f"{_cell(row.get('py_throughput', math.nan), 8, 0)} "
             f"{_cell(statistics.median(lat), 6, 2)} "
             f"{_cell(percentile(lat, 0.99), 6, 2)} "
-            f"{backlog:>15} {processed:>20} {drain:>9}  {delivered}"
+            f"{_cell(percentile(lag, 0.99), 7, 2)} {backlog:>15} "
+            f"{processed:>20} {drain:>9}  {delivered}"
         )
         if len(runs) > 1:
             print(f"{'':24} [{', '.join(f'{r:.0f}' for r in runs)}]")
