@@ -27,6 +27,7 @@ from bot.logs import correlation_id
 from bot.stripe_webhook import NotAnEvent, parse_event, verify_signature
 from bot.workers import EventWorker, OutboxSender, WorkerPolicy
 from storage import outbox, storms
+from storage.checkpoints import WalCheckpointer
 from storage.engine import is_sqlite
 from storage.migrate import current_revision, head_revision, upgrade
 
@@ -40,6 +41,9 @@ class Options:
     policy: WorkerPolicy = field(default_factory=WorkerPolicy)
     # Read Stripe (e.g. its open disputes) at start, in the background.
     sync_at_start: bool = True
+    # SQLite: how often the write-ahead log is checkpointed, off the commit
+    # path (storage.checkpoints).
+    checkpoint_seconds: float = 1.0
 
 
 DEPS = web.AppKey("deps", Deps)
@@ -101,6 +105,11 @@ def create_app(deps: Deps, options: Options | None = None) -> web.Application:
     app.cleanup_ctx.append(_dependencies)
     app.cleanup_ctx.append(_database)
     app.cleanup_ctx.append(_ingest)
+    database = deps.engine.url.database
+    if is_sqlite(deps.engine) and database and database != ":memory:":
+        app.cleanup_ctx.append(
+            _checkpoints(WalCheckpointer(database, interval=options.checkpoint_seconds))
+        )
     app.cleanup_ctx.append(_startup_recovery)
     app.cleanup_ctx.append(_workers)
     app.cleanup_ctx.append(_scheduler)
@@ -155,6 +164,17 @@ async def _ingest(app: web.Application) -> AsyncIterator[None]:
     task = asyncio.create_task(app[INGEST].run(), name="event-ingest")
     yield
     await _cancel([task])
+
+
+def _checkpoints(
+    checkpointer: WalCheckpointer,
+) -> Callable[[web.Application], AsyncIterator[None]]:
+    async def checkpoints(_app: web.Application) -> AsyncIterator[None]:
+        task = asyncio.create_task(checkpointer.run(), name="wal-checkpoints")
+        yield
+        await _cancel([task])
+
+    return checkpoints
 
 
 async def _startup_recovery(app: web.Application) -> AsyncIterator[None]:

@@ -13,6 +13,8 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+from storage.checkpoints import AUTOCHECKPOINT_PAGES
+
 
 def async_url(database_url: str) -> URL:
     """Heroku-style and plain URLs to the async driver this project uses."""
@@ -70,6 +72,8 @@ def _tune_sqlite(engine: AsyncEngine) -> None:
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA synchronous=NORMAL")
             cursor.execute("PRAGMA busy_timeout=10000")
+            # Commits leave routine checkpoints to storage.checkpoints.
+            cursor.execute(f"PRAGMA wal_autocheckpoint={AUTOCHECKPOINT_PAGES}")
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.close()
         except Exception:
