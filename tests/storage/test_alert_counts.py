@@ -12,7 +12,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from storage import alert_counts
 from storage.engine import make_sessionmaker
 from storage.models import StripeEvent
-from tests.storage.test_query_plans import assert_no_full_scan, statements_of
+from tests.storage.test_query_plans import (
+    analyze,
+    assert_no_full_scan,
+    statements_of,
+)
 
 NOW = 1_800_000_000.0
 DAY = 86_400
@@ -59,9 +63,7 @@ async def fill_history(engine: AsyncEngine) -> None:
     ]
     async with make_sessionmaker(engine)() as session, session.begin():
         await session.execute(insert(StripeEvent), rows)
-    async with engine.connect() as conn:
-        await conn.execute(text("ANALYZE"))
-        await conn.commit()
+    await analyze(engine)
 
 
 async def test_alert_counts_read_recent_events_through_an_index(

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.daily.figures import COUNTED_TYPES
@@ -13,7 +12,11 @@ from storage import daily_summaries
 from storage import events as event_store
 from storage.engine import make_sessionmaker
 from storage.events import NewEvent
-from tests.storage.test_query_plans import assert_index_ordered, statements_of
+from tests.storage.test_query_plans import (
+    analyze,
+    assert_index_ordered,
+    statements_of,
+)
 
 DAY = 86_400
 START = 1_780_000_000
@@ -38,9 +41,7 @@ async def test_the_window_is_read_through_the_created_index(
     ]
     async with sessions() as session, session.begin():
         await event_store.store_events(session, events=new, now=START)
-    async with engine.connect() as conn:
-        await conn.execute(text("ANALYZE"))
-        await conn.commit()
+    await analyze(engine)
     window_start = START + (HISTORY_DAYS - 14) * DAY
     read: list[str] = []
 

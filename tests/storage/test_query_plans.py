@@ -34,6 +34,13 @@ BACKLOG = 5_000
 RETRYING = 500  # failed events waiting for a later attempt
 
 
+async def analyze(engine: AsyncEngine) -> None:
+    """Fresh planner statistics, so the plans are those of a filled table."""
+    async with engine.connect() as conn:
+        await conn.execute(text("ANALYZE"))
+        await conn.commit()
+
+
 async def fill_events(engine: AsyncEngine) -> None:
     """A backlog of pending events (created out of order, as Stripe sends
     them), some failed ones waiting for their retry, and processed ones."""
@@ -65,9 +72,7 @@ async def fill_events(engine: AsyncEngine) -> None:
             ),
             {"now": NOW, "first": f"evt_{BACKLOG + RETRYING:06d}"},
         )
-    async with engine.connect() as conn:
-        await conn.execute(text("ANALYZE"))
-        await conn.commit()
+    await analyze(engine)
 
 
 Statement = tuple[str, Any]
@@ -209,9 +214,7 @@ async def fill_outbox(engine: AsyncEngine) -> None:
             text("UPDATE outbox SET status = 'sent', sent_at = :now WHERE id <= :n"),
             {"now": NOW, "n": BACKLOG},
         )
-    async with engine.connect() as conn:
-        await conn.execute(text("ANALYZE"))
-        await conn.commit()
+    await analyze(engine)
 
 
 async def test_outbox_round_reads_channels_through_the_index(
@@ -284,9 +287,7 @@ async def fill_disputes(engine: AsyncEngine) -> None:
     ]
     async with make_sessionmaker(engine)() as session, session.begin():
         await session.execute(insert(Dispute), rows)
-    async with engine.connect() as conn:
-        await conn.execute(text("ANALYZE"))
-        await conn.commit()
+    await analyze(engine)
 
 
 async def test_reminder_scan_reads_open_disputes_in_deadline_order(
@@ -385,9 +386,7 @@ async def test_a_rounds_refund_and_fraud_warning_reads_use_their_indexes(
     async with make_sessionmaker(engine)() as session, session.begin():
         await session.execute(insert(RefundRequest), requests)
         await session.execute(insert(FraudWarning), warnings)
-    async with engine.connect() as conn:
-        await conn.execute(text("ANALYZE"))
-        await conn.commit()
+    await analyze(engine)
     asked = range(100, 3_100, 100)
     found: list[Any] = []
 

@@ -4,13 +4,14 @@ test_query_plans.py checks for the other per-round statements)."""
 
 from __future__ import annotations
 
-from sqlalchemy import func, insert, select, text
+from sqlalchemy import func, insert, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from storage import storms
 from storage.engine import make_sessionmaker
 from storage.models import OutboxMessage
 from tests.storage.test_query_plans import (
+    analyze,
     assert_index_ordered,
     statements_of,
 )
@@ -46,9 +47,7 @@ async def fill(engine: AsyncEngine) -> None:
     ]
     async with make_sessionmaker(engine)() as session, session.begin():
         await session.execute(insert(OutboxMessage), rows)
-    async with engine.connect() as conn:
-        await conn.execute(text("ANALYZE"))
-        await conn.commit()
+    await analyze(engine)
 
 
 async def test_the_storm_look_and_fold_read_the_channel_through_the_index(
