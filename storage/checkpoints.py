@@ -16,6 +16,7 @@ durable as before (WAL with synchronous=NORMAL: every commit is in the log).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import sqlite3
 
@@ -38,8 +39,15 @@ class WalCheckpointer:
         try:
             while True:
                 await asyncio.sleep(self.interval)
+                running = asyncio.ensure_future(asyncio.to_thread(self.checkpoint))
                 try:
-                    await asyncio.to_thread(self.checkpoint)
+                    await asyncio.shield(running)
+                except asyncio.CancelledError:
+                    # Stopping: the thread finishes with the connection
+                    # before it is closed below.
+                    with contextlib.suppress(sqlite3.Error):
+                        await running
+                    raise
                 except sqlite3.Error as exc:
                     # The next one tries again; meanwhile the log grows, and
                     # commits checkpoint past AUTOCHECKPOINT_PAGES.

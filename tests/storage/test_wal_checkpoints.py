@@ -9,6 +9,7 @@ import asyncio
 import contextlib
 import sqlite3
 import struct
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -131,3 +132,41 @@ async def test_the_server_checkpoints_sqlite_by_itself(
             break
         await asyncio.sleep(0.1)
     assert copied > 0, f"nothing of {frames} frames was checkpointed"
+
+
+async def test_a_stopped_checkpointer_closes_its_connection_after_the_checkpoint(
+    sqlite_url: str,
+) -> None:
+    class Held(WalCheckpointer):
+        """A checkpoint that runs until the test lets it finish."""
+
+        def __init__(self, path: str) -> None:
+            super().__init__(path, interval=0.01)
+            self.entered = threading.Event()
+            self.release = threading.Event()
+            self.order: list[str] = []
+
+        def checkpoint(self) -> tuple[int, int, int]:
+            self.entered.set()
+            self.release.wait(10)
+            done = super().checkpoint()
+            self.order.append("checkpointed")
+            return done
+
+        def close(self) -> None:
+            self.order.append("closed")
+            super().close()
+
+    held = Held(str(database_path(sqlite_url)))
+    task = asyncio.create_task(held.run())
+    assert await asyncio.to_thread(held.entered.wait, 10)
+    task.cancel()
+    await asyncio.sleep(0.05)
+    # Stopping waits for the checkpoint in its thread to be done with the
+    # connection; only then is the connection closed.
+    assert not task.done()
+    held.release.set()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+    assert task.cancelled()
+    assert held.order == ["checkpointed", "closed"]
