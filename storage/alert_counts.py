@@ -10,10 +10,10 @@ from sqlmodel import col
 
 from storage.models import StripeEvent
 
-# Stripe delivers (and lets the Dashboard resend) events up to 30 days old:
-# an event received since `since` was created no earlier than this before it.
-# The bound lets ix_stripe_event_created find the rows instead of a scan of
-# every event ever received.
+# Stripe retries a delivery for up to three days and keeps events for 30 (what
+# a resend or the Events API can reach): an event received since `since` was
+# created no earlier than this before it. The bound lets ix_stripe_event_created
+# find the rows instead of a scan of every event ever received.
 OLDEST_DELIVERY_SECONDS = 30 * 86_400
 
 
