@@ -6,15 +6,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import insert, text
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from storage import alert_counts
 from storage.engine import make_sessionmaker
 from storage.models import StripeEvent
 from tests.storage.test_query_plans import (
-    analyze,
     assert_no_full_scan,
+    insert_analyzed,
     statements_of,
 )
 
@@ -61,9 +61,7 @@ async def fill_history(engine: AsyncEngine) -> None:
         )
         for n, days in enumerate((2.5, 10, 29))
     ]
-    async with make_sessionmaker(engine)() as session, session.begin():
-        await session.execute(insert(StripeEvent), rows)
-    await analyze(engine)
+    await insert_analyzed(engine, (StripeEvent, rows))
 
 
 async def test_alert_counts_read_recent_events_through_an_index(

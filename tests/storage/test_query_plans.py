@@ -41,6 +41,16 @@ async def analyze(engine: AsyncEngine) -> None:
         await conn.commit()
 
 
+async def insert_analyzed(
+    engine: AsyncEngine, *tables: tuple[type[Any], list[dict[str, Any]]]
+) -> None:
+    """Insert each table's rows in one transaction, then analyze."""
+    async with make_sessionmaker(engine)() as session, session.begin():
+        for model, rows in tables:
+            await session.execute(insert(model), rows)
+    await analyze(engine)
+
+
 async def fill_events(engine: AsyncEngine) -> None:
     """A backlog of pending events (created out of order, as Stripe sends
     them), some failed ones waiting for their retry, and processed ones."""
@@ -285,9 +295,7 @@ async def fill_disputes(engine: AsyncEngine) -> None:
         }
         for i in range(2 * BACKLOG)
     ]
-    async with make_sessionmaker(engine)() as session, session.begin():
-        await session.execute(insert(Dispute), rows)
-    await analyze(engine)
+    await insert_analyzed(engine, (Dispute, rows))
 
 
 async def test_reminder_scan_reads_open_disputes_in_deadline_order(
@@ -383,10 +391,7 @@ async def test_a_rounds_refund_and_fraud_warning_reads_use_their_indexes(
         }
         for i in range(BACKLOG)
     ]
-    async with make_sessionmaker(engine)() as session, session.begin():
-        await session.execute(insert(RefundRequest), requests)
-        await session.execute(insert(FraudWarning), warnings)
-    await analyze(engine)
+    await insert_analyzed(engine, (RefundRequest, requests), (FraudWarning, warnings))
     asked = range(100, 3_100, 100)
     found: list[Any] = []
 

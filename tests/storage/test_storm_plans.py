@@ -4,15 +4,15 @@ test_query_plans.py checks for the other per-round statements)."""
 
 from __future__ import annotations
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from storage import storms
 from storage.engine import make_sessionmaker
 from storage.models import OutboxMessage
 from tests.storage.test_query_plans import (
-    analyze,
     assert_index_ordered,
+    insert_analyzed,
     statements_of,
 )
 
@@ -45,9 +45,7 @@ async def fill(engine: AsyncEngine) -> None:
         }
         for i in range(SENT + WAITING)
     ]
-    async with make_sessionmaker(engine)() as session, session.begin():
-        await session.execute(insert(OutboxMessage), rows)
-    await analyze(engine)
+    await insert_analyzed(engine, (OutboxMessage, rows))
 
 
 async def test_the_storm_look_and_fold_read_the_channel_through_the_index(
