@@ -38,7 +38,7 @@ from tests.bot.test_storms import (
     until,
 )
 from tests.conftest import AppFactory, ManualClock
-from tests.settle import events_processed
+from tests.settle import events_processed, settled
 from tests.support import event
 
 LEASE = 2.0
@@ -335,6 +335,8 @@ async def test_a_folder_killed_halfway_leaves_a_summary_the_next_one_finishes(
     # The dead folder's summary, finished with the 60 alerts it had folded.
     first_csv = csv_rows(fake_slack, file_shares(fake_slack)[0])
     assert [r["event_id"] for r in first_csv] == [e["id"] for e in events[:60]]
+    # The CSV is in Slack before its summary is marked done: wait for the mark.
+    await settled(deps, fake_slack)
     async with deps.sessions() as session:
         left = (await session.execute(select(StormSummary))).scalars().all()
         folded = await session.scalar(
