@@ -169,7 +169,11 @@ async def test_a_csv_upload_held_past_its_lease_keeps_its_claim(
 
 
 async def test_a_sender_taken_over_stops_and_leaves_the_summary_alone(
-    settings: Settings, fake_slack: FakeSlack, start_app: AppFactory, clock: ManualClock
+    settings: Settings,
+    fake_slack: FakeSlack,
+    start_app: AppFactory,
+    clock: ManualClock,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     app, events, hold = await held_summary_post(
         settings, fake_slack, start_app, clock, SHORT
@@ -182,8 +186,9 @@ async def test_a_sender_taken_over_stops_and_leaves_the_summary_alone(
     await until(lambda: hold.caller_waiting == 0, timeout=3 * LEASE)
     assert time.monotonic() - started < LEASE
     hold.release()  # ...and Slack makes the post after all.
-    await asyncio.sleep(0.5)
-    # Its late writes ("failed", "posted") leave the new claimant's claim.
+    # Its late write ("failed") is refused, or not: it logs either way.
+    outcomes = ("was taken over", "Slack failed")
+    await until(lambda: any(o in r.message for r in caplog.records for o in outcomes))
     row = await the_summary(deps)
     assert (row.claimed_by, row.status, row.attempts) == (OTHER, storms.CLAIMED, 0)
     assert row.last_error is None
@@ -255,7 +260,11 @@ async def test_late_writes_of_a_taken_over_claimant_are_refused(
 
 
 async def test_a_killed_senders_summary_is_taken_over_within_a_lease(
-    settings: Settings, fake_slack: FakeSlack, start_app: AppFactory, clock: ManualClock
+    settings: Settings,
+    fake_slack: FakeSlack,
+    start_app: AppFactory,
+    clock: ManualClock,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     first, events, hold = await held_summary_post(
         settings, fake_slack, start_app, clock, SHORT
@@ -266,13 +275,16 @@ async def test_a_killed_senders_summary_is_taken_over_within_a_lease(
     await until(lambda: bool(summaries(fake_slack)))
     # Killed, not stopped: its claim stays, with the lease it last renewed.
     await hold_claims(settings, clock, dead)
+    claims = Done(storms.claim_next)
+    monkeypatch.setattr(storms, "claim_next", claims)
     second = await start_app(settings, SHORT, clock)
     deps = second.app[DEPS]
     if not settings.DATABASE_URL.startswith("sqlite"):
         # The claimant may be alive on another host: its lease is waited for.
         # (On SQLite only one instance runs: a start takes all claims over.)
+        tried = claims.calls
         deps.wake.outbox.set()
-        await asyncio.sleep(0.5)
+        await until(lambda: claims.calls > tried)  # a claim tried since the wake
         row = await the_summary(deps)
         assert row.claimed_by == dead, "taken over before its lease ran out"
         clock.advance(LEASE + 0.1)
@@ -344,6 +356,19 @@ async def test_a_folder_killed_halfway_leaves_a_summary_the_next_one_finishes(
         )
     assert {r.status for r in left} == {storms.DONE}
     assert folded == 0
+
+
+class Done:
+    """`call`, counting the calls that have returned."""
+
+    def __init__(self, call: Callable[..., Awaitable[Any]]) -> None:
+        self.call, self.calls = call, 0
+
+    async def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return await self.call(*args, **kwargs)
+        finally:
+            self.calls += 1
 
 
 class DiesOn:
