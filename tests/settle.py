@@ -9,6 +9,7 @@ to Slack still on its way. A fixed sleep proves nothing under load.
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 
 from sqlalchemy import func, select
@@ -88,4 +89,29 @@ async def slack_idle(fake_slack: FakeSlack, *, timeout: float = 20.0) -> None:
     while in_flight := _in_flight(fake_slack):
         if time.monotonic() > deadline:
             raise AssertionError(f"Slack calls still in flight: {in_flight}")
+        await asyncio.sleep(0.02)
+
+
+_BOLT = os.sep + "slack_bolt" + os.sep
+_NO_CODE = (lambda: None).__code__
+
+
+def _bolt_tasks() -> list[asyncio.Task[object]]:
+    """Tasks Bolt started and has not finished: a listener still running after
+    its ack, or a lazy listener."""
+    return [
+        task
+        for task in asyncio.all_tasks()
+        if not task.done()
+        and _BOLT in getattr(task.get_coro(), "cr_code", _NO_CODE).co_filename
+    ]
+
+
+async def bolt_idle(*, timeout: float = 20.0) -> None:
+    """Wait until every listener Bolt started (acked, lazy) has finished: a
+    test that proves a click did nothing looks after this, not after a pause."""
+    deadline = time.monotonic() + timeout
+    while running := _bolt_tasks():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"Bolt listeners still running: {running}")
         await asyncio.sleep(0.02)

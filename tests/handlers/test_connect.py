@@ -4,7 +4,6 @@ webhooks and commands in, the fake Stripe (which scopes objects by
 
 from __future__ import annotations
 
-import asyncio
 import copy
 import json
 import time
@@ -52,6 +51,7 @@ from tests.handlers.test_disputes import (
     view_update_saying,
 )
 from tests.handlers.test_refunds import approve, paid, request
+from tests.settle import bolt_idle
 from tests.support import SIGNING_SECRET, STRIPE_KEY, dispute, event
 
 BASE = "https://dashboard.stripe.com"
@@ -406,7 +406,7 @@ async def test_a_click_on_open_in_stripe_is_acknowledged_and_does_nothing(
         "/slack/events", data=body, headers=sign(body, SIGNING_SECRET)
     )
     assert resp.status == 200  # unanswered, Slack would show the clicker an error
-    await asyncio.sleep(0.3)
+    await bolt_idle()
     assert fake_slack.responses.get(url, []) == []
     assert fake_stripe.requests == []
 

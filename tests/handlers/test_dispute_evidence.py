@@ -27,6 +27,7 @@ from tests.handlers.test_disputes import (
     thread_reply,
     view_update_saying,
 )
+from tests.settle import bolt_idle
 
 PDF = b"%PDF-1.7\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n"
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
@@ -256,7 +257,7 @@ async def test_files_stripe_would_refuse_are_refused_on_the_form(
     assert name in error
     assert says in error
     assert "PDF, JPEG or PNG" in error
-    await asyncio.sleep(0.2)
+    await bolt_idle()
     assert fake_stripe.requests_to("POST", "/v1/files") == []
     assert dispute_updates(fake_stripe, dispute["id"]) == []
 
@@ -364,7 +365,7 @@ async def test_submitting_records_who_and_when_and_happens_once(
     assert "already submitted by <@U_AGENT>" in json.dumps(refusal)
     again = await submit_view(client, blocks.VIEW_SUBMIT, dispute["id"], user_id="U_B")
     assert "already submitted by <@U_AGENT>" in json.dumps(again["view"])
-    await asyncio.sleep(0.2)
+    await bolt_idle()
     assert len(submissions(fake_stripe, dispute["id"])) == 1
 
 
@@ -392,7 +393,7 @@ async def test_two_people_submitting_at_once_make_one_submission(
         return (await dispute_row(deps, dispute["id"])).status == "under_review"
 
     await eventually(submitted, what="the submission to finish")
-    await asyncio.sleep(0.2)
+    await bolt_idle()
     assert len(submissions(fake_stripe, dispute["id"])) == 1
 
 

@@ -30,7 +30,7 @@ from tests.handlers.helpers import (
     post_signed,
     text_of,
 )
-from tests.settle import events_processed
+from tests.settle import bolt_idle, events_processed
 from tests.support import event, signed
 
 DISPUTES = "CDISPUTES"
@@ -630,7 +630,7 @@ async def test_accept_is_for_managers_only_at_click_and_at_submit(
     answer = await submit_view(client, blocks.VIEW_ACCEPT, dispute["id"])
     assert answer["response_action"] == "update"
     assert "Only managers can accept" in json.dumps(answer["view"])
-    await asyncio.sleep(0.2)
+    await bolt_idle()
     assert fake_stripe.requests_to("POST", f"/v1/disputes/{dispute['id']}/close") == []
     assert (await dispute_row(deps, dispute["id"])).accepted_by is None
 
