@@ -52,6 +52,7 @@ ROUTER = web.AppKey("router", EventRouter)
 EVENT_WORKER = web.AppKey("event_worker", EventWorker)
 OUTBOX_SENDER = web.AppKey("outbox_sender", OutboxSender)
 INGEST = web.AppKey("ingest", EventIngest)
+CHECKPOINTER = web.AppKey("checkpointer", WalCheckpointer)
 
 
 def build_bolt_app(deps: Deps) -> AsyncApp:
@@ -107,9 +108,10 @@ def create_app(deps: Deps, options: Options | None = None) -> web.Application:
     app.cleanup_ctx.append(_ingest)
     database = deps.engine.url.database
     if is_sqlite(deps.engine) and database and database != ":memory:":
-        app.cleanup_ctx.append(
-            _checkpoints(WalCheckpointer(database, interval=options.checkpoint_seconds))
+        app[CHECKPOINTER] = WalCheckpointer(
+            database, interval=options.checkpoint_seconds
         )
+        app.cleanup_ctx.append(_checkpoints)
     app.cleanup_ctx.append(_startup_recovery)
     app.cleanup_ctx.append(_workers)
     app.cleanup_ctx.append(_scheduler)
@@ -166,15 +168,10 @@ async def _ingest(app: web.Application) -> AsyncIterator[None]:
     await _cancel([task])
 
 
-def _checkpoints(
-    checkpointer: WalCheckpointer,
-) -> Callable[[web.Application], AsyncIterator[None]]:
-    async def checkpoints(_app: web.Application) -> AsyncIterator[None]:
-        task = asyncio.create_task(checkpointer.run(), name="wal-checkpoints")
-        yield
-        await _cancel([task])
-
-    return checkpoints
+async def _checkpoints(app: web.Application) -> AsyncIterator[None]:
+    task = asyncio.create_task(app[CHECKPOINTER].run(), name="wal-checkpoints")
+    yield
+    await _cancel([task])
 
 
 async def _startup_recovery(app: web.Application) -> AsyncIterator[None]:
