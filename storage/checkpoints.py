@@ -49,12 +49,15 @@ class WalCheckpointer:
                         await running
                     raise
                 except sqlite3.Error as exc:
-                    # The next one tries again; meanwhile the log grows, and
-                    # commits checkpoint past AUTOCHECKPOINT_PAGES.
+                    # The next one tries again, on a new connection; meanwhile
+                    # the log grows, and commits checkpoint past
+                    # AUTOCHECKPOINT_PAGES.
                     log.warning("WAL checkpoint failed: %s", exc)
-                    self.close()
+                    await asyncio.to_thread(self.close)
         finally:
-            self.close()
+            # In a thread too: a connection's close may fold the log into
+            # the database (when it is the file's last), which is disk work.
+            await asyncio.to_thread(self.close)
 
     def checkpoint(self) -> tuple[int, int, int]:
         """One PASSIVE checkpoint: (busy, frames in the log, frames copied)."""

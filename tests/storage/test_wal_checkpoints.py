@@ -155,6 +155,7 @@ async def test_a_stopped_checkpointer_closes_its_connection_after_the_checkpoint
 
         def close(self) -> None:
             self.order.append("closed")
+            self.closed_in = threading.current_thread()
             super().close()
 
     held = Held(str(database_path(sqlite_url)))
@@ -170,3 +171,5 @@ async def test_a_stopped_checkpointer_closes_its_connection_after_the_checkpoint
         await task
     assert task.cancelled()
     assert held.order == ["checkpointed", "closed"]
+    # Closing may be disk work: not on the event loop's thread.
+    assert held.closed_in is not threading.main_thread()
