@@ -275,16 +275,16 @@ async def test_a_killed_senders_summary_is_taken_over_within_a_lease(
     await until(lambda: bool(summaries(fake_slack)))
     # Killed, not stopped: its claim stays, with the lease it last renewed.
     await hold_claims(settings, clock, dead)
-    claims = Done(storms.claim_next)
+    claims = Calls(storms.claim_next)
     monkeypatch.setattr(storms, "claim_next", claims)
     second = await start_app(settings, SHORT, clock)
     deps = second.app[DEPS]
     if not settings.DATABASE_URL.startswith("sqlite"):
         # The claimant may be alive on another host: its lease is waited for.
         # (On SQLite only one instance runs: a start takes all claims over.)
-        tried = claims.calls
+        tried = claims.returned
         deps.wake.outbox.set()
-        await until(lambda: claims.calls > tried)  # a claim tried since the wake
+        await until(lambda: claims.returned > tried)  # a claim tried since the wake
         row = await the_summary(deps)
         assert row.claimed_by == dead, "taken over before its lease ran out"
         clock.advance(LEASE + 0.1)
@@ -317,7 +317,7 @@ async def test_a_folder_killed_halfway_leaves_a_summary_the_next_one_finishes(
     # before the summary has its words.
     monkeypatch.setattr(storm_folds, "FOLD_SLICE", 30)
     fold_slice = storms.fold_slice
-    slices = DiesOn(fold_slice, 3)
+    slices = Calls(fold_slice, dies_on=3)
     monkeypatch.setattr(storms, "fold_slice", slices)
     first, events = await start_with_storm(
         settings, fake_slack, _with(start_app, SHORT), clock
@@ -358,30 +358,25 @@ async def test_a_folder_killed_halfway_leaves_a_summary_the_next_one_finishes(
     assert folded == 0
 
 
-class Done:
-    """`call`, counting the calls that have returned."""
+class Calls:
+    """`call`, counting the calls made (`calls`) and those that have
+    returned (`returned`); with `dies_on`, that call raises instead: the
+    process dies there."""
 
-    def __init__(self, call: Callable[..., Awaitable[Any]]) -> None:
-        self.call, self.calls = call, 0
-
-    async def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        try:
-            return await self.call(*args, **kwargs)
-        finally:
-            self.calls += 1
-
-
-class DiesOn:
-    """`call`, except that its `nth` call raises: the process dies there."""
-
-    def __init__(self, call: Callable[..., Awaitable[Any]], nth: int) -> None:
-        self.call, self.nth, self.calls = call, nth, 0
+    def __init__(
+        self, call: Callable[..., Awaitable[Any]], *, dies_on: int | None = None
+    ) -> None:
+        self.call, self.dies_on = call, dies_on
+        self.calls = self.returned = 0
 
     async def __call__(self, *args: Any, **kwargs: Any) -> Any:
         self.calls += 1
-        if self.calls == self.nth:
+        if self.calls == self.dies_on:
             raise RuntimeError("killed")
-        return await self.call(*args, **kwargs)
+        try:
+            return await self.call(*args, **kwargs)
+        finally:
+            self.returned += 1
 
 
 async def hold_claims(settings: Settings, clock: ManualClock, claimant: Any) -> None:
@@ -408,7 +403,7 @@ async def test_alerts_a_crash_left_folded_after_the_post_become_sent(
     # Marked sent a slice per transaction after the post: the sender dies
     # after the first slice (the one that goes with the post).
     monkeypatch.setattr(storms, "SEND_SLICE", 30)
-    sends = DiesOn(storms.send_folded, 2)
+    sends = Calls(storms.send_folded, dies_on=2)
     monkeypatch.setattr(storms, "send_folded", sends)
     await test_storms.warm_up(client, fake_slack)
     events = [event("charge.succeeded") for _ in range(100)]
