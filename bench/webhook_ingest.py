@@ -56,7 +56,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -280,6 +280,8 @@ async def open_loop(url: str, deliveries: list[Any], rate: float) -> AckRun:
             )
         finally:
             ticker.cancel()
+            with suppress(asyncio.CancelledError):
+                await ticker
     return AckRun(latencies, lag)
 
 
